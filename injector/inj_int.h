@@ -36,6 +36,16 @@
 struct nl_sock;
 struct mnl_socket;
 
+/* One journaled fault, as cached in memory from STATE_DIR/<id>.json. */
+struct inj_jentry {
+    char id[INJ_ID_MAX + 1];
+    uint64_t seq; /* apply order: revert-all goes newest first */
+    const struct inj_kind *kind;
+    json_t *spec;
+    json_t *undo;
+    int64_t applied_ns; /* CLOCK_MONOTONIC when the apply completed */
+};
+
 struct inj_ctx {
     struct mnl_socket *nft; /* NETLINK_NETFILTER */
     uint32_t nft_portid;
@@ -47,6 +57,10 @@ struct inj_ctx {
     size_t n_exempt;
     unsigned caps; /* probed capability bits */
     bool probed;
+    int lock_fd; /* flock on STATE_DIR/.lock: one owner per journal */
+    struct inj_jentry *j;
+    size_t nj, capj;
+    uint64_t jseq;
 };
 
 struct inj_fault {
@@ -139,6 +153,10 @@ void inj_rtnl_close(struct inj_ctx *ctx);
  * error line "<what>: <extack text or nl_geterror>". Clears ctx->extack.
  */
 int inj_rtnl_err(struct inj_ctx *ctx, int nlerr, const char *what, struct fl_err *err);
+
+/* ---- context (ctx.c) ---- */
+/* Number of journaled faults whose kind needs any of the bits, other than exclude_id. */
+size_t inj_ctx_count_needing(struct inj_ctx *ctx, unsigned needs, const char *exclude_id);
 
 /* ---- probe (probe.c and the kinds' files) ---- */
 int inj_probe_nftables(struct inj_ctx *ctx, struct fl_err *err);

@@ -27,8 +27,7 @@ int fl_cidr_parse(const char *s, struct fl_cidr *out, struct fl_err *err)
     slash = strchr(s, '/');
     hlen = slash ? (size_t)(slash - s) : strlen(s);
     if (hlen == 0 || hlen >= sizeof(host))
-        return fl_errf(err, -EINVAL, "bad CIDR '%s': expected an address like 198.18.1.0/24",
-                       s);
+        return fl_errf(err, -EINVAL, "bad CIDR '%s': expected an address like 198.18.1.0/24", s);
     memcpy(host, s, hlen);
     host[hlen] = '\0';
     if (inet_pton(AF_INET, host, out->addr) == 1) {
@@ -38,8 +37,7 @@ int fl_cidr_parse(const char *s, struct fl_cidr *out, struct fl_err *err)
         out->family = AF_INET6;
         maxp = 128;
     } else {
-        return fl_errf(err, -EINVAL, "bad CIDR '%s': '%s' is not an IPv4 or IPv6 address", s,
-                       host);
+        return fl_errf(err, -EINVAL, "bad CIDR '%s': '%s' is not an IPv4 or IPv6 address", s, host);
     }
     pfx = maxp;
     if (slash != NULL) {

@@ -63,8 +63,8 @@ int fl_duration_parse(const char *s, int64_t *ns, struct fl_err *err)
     }
     if (*p == '\0')
         return fl_errf(err, -EINVAL, "bad duration '%s': missing unit (ms, s, m, h)", s);
-    return fl_errf(err, -EINVAL, "bad duration '%s': unknown unit '%s' (expected ms, s, m, h)",
-                   s, p);
+    return fl_errf(err, -EINVAL, "bad duration '%s': unknown unit '%s' (expected ms, s, m, h)", s,
+                   p);
 }
 
 int fl_rate_parse(const char *s, double *per_sec, struct fl_err *err)
@@ -73,8 +73,7 @@ int fl_rate_parse(const char *s, double *per_sec, struct fl_err *err)
     unsigned long long v = 0;
 
     if (s == NULL || *s < '0' || *s > '9')
-        return fl_errf(err, -EINVAL, "bad rate '%s': expected N/s or N/m, e.g. 500/s",
-                       s ? s : "");
+        return fl_errf(err, -EINVAL, "bad rate '%s': expected N/s or N/m, e.g. 500/s", s ? s : "");
     while (*p >= '0' && *p <= '9') {
         v = v * 10 + (unsigned long long)(*p - '0');
         if (v > 100000000ULL)

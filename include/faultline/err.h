@@ -13,8 +13,8 @@
 #define FL_ERR_MAX 512
 
 struct fl_err {
-    int code;              /* negative errno of the first error, 0 if none */
-    char msg[FL_ERR_MAX];  /* one line, NUL-terminated */
+    int code;             /* negative errno of the first error, 0 if none */
+    char msg[FL_ERR_MAX]; /* one line, NUL-terminated */
 };
 
 /* Reset to "no error". Accepts NULL. */
@@ -25,8 +25,7 @@ void fl_err_clear(struct fl_err *e);
  * caller can write `return fl_errf(err, -EINVAL, "bad CIDR '%s'", s);`.
  * e may be NULL (the message is dropped, the code still returned).
  */
-int fl_errf(struct fl_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int fl_errf(struct fl_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefix an existing message with context ("fault f1: ..."). No-op if empty. */
 void fl_err_prefix(struct fl_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -39,20 +39,20 @@ enum hist_outcome {
 struct hist_op {
     int64_t invoke_ns;
     int64_t complete_ns;
-    uint64_t value;      /* written or read value; 0 = none */
-    uint32_t client;     /* client number */
-    uint32_t key;        /* index into hist.keys */
-    uint16_t op;         /* index into hist.ops_names */
-    uint16_t region;     /* index into hist.regions (0 = "" unknown) */
-    uint8_t outcome;     /* enum hist_outcome */
-    uint8_t is_write;    /* 1 if op is a write */
-    uint8_t is_final;    /* 1 for final reads after healing */
+    uint64_t value;   /* written or read value; 0 = none */
+    uint32_t client;  /* client number */
+    uint32_t key;     /* index into hist.keys */
+    uint16_t op;      /* index into hist.ops_names */
+    uint16_t region;  /* index into hist.regions (0 = "" unknown) */
+    uint8_t outcome;  /* enum hist_outcome */
+    uint8_t is_write; /* 1 if op is a write */
+    uint8_t is_final; /* 1 for final reads after healing */
     uint8_t pad;
-    uint32_t error;      /* index into hist.errors (0 = no error text) */
+    uint32_t error; /* index into hist.errors (0 = no error text) */
 };
 
 struct hist_strtab {
-    char **s;  /* s[0] is "" by convention */
+    char **s; /* s[0] is "" by convention */
     size_t n, cap;
     void *index; /* private hash index */
 };

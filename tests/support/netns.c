@@ -67,8 +67,7 @@ void tn_cleanup(void)
 
     for (i = 0; i < nmade; i++) {
         if (made[i][0] != '\0') {
-            tu_sh("ip netns pids %s 2>/dev/null | xargs -r kill -9 2>/dev/null",
-                  tn_name(made[i]));
+            tu_sh("ip netns pids %s 2>/dev/null | xargs -r kill -9 2>/dev/null", tn_name(made[i]));
             tu_sh("ip netns del %s 2>/dev/null", tn_name(made[i]));
             made[i][0] = '\0';
         }
@@ -144,8 +143,7 @@ char *tn_snapshot(const char *ns)
                      n);
 }
 
-static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss,
-                      socklen_t *len)
+static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
 {
     struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
@@ -265,7 +263,8 @@ int tn_tcp_connect(const char *ns, const char *addr, uint16_t port, int timeout_
 out:
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (elapsed_ms)
-        *elapsed_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        *elapsed_ms =
+            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     close(s);
     return r;
 }

@@ -18,14 +18,14 @@ bool tu_strict(void);
  * Call at the top of a test that needs root (CAP_NET_ADMIN). Not root: prints
  * "SKIP <test>: needs root" and skips, or fails under FAULTLINE_STRICT=1.
  */
-#define TU_REQUIRE_ROOT()                                                                      \
-    do {                                                                                       \
-        if (!tu_is_root()) {                                                                   \
-            if (tu_strict())                                                                   \
+#define TU_REQUIRE_ROOT()                                                                       \
+    do {                                                                                        \
+        if (!tu_is_root()) {                                                                    \
+            if (tu_strict())                                                                    \
                 fail_msg("needs root (CAP_NET_ADMIN) and FAULTLINE_STRICT=1 forbids skipping"); \
-            tu_note_skip(__func__, "needs root (CAP_NET_ADMIN)");                            \
-            skip();                                                                            \
-        }                                                                                      \
+            tu_note_skip(__func__, "needs root (CAP_NET_ADMIN)");                               \
+            skip();                                                                             \
+        }                                                                                       \
     } while (0)
 
 /*
@@ -33,12 +33,12 @@ bool tu_strict(void);
  * the injector's capability probe; under strict mode a skip without the
  * probe's word is a failure.
  */
-#define TU_SKIP_FEATURE(feature, probe_says_absent)                                           \
-    do {                                                                                       \
-        if (tu_strict() && !(probe_says_absent))                                               \
+#define TU_SKIP_FEATURE(feature, probe_says_absent)                                             \
+    do {                                                                                        \
+        if (tu_strict() && !(probe_says_absent))                                                \
             fail_msg("feature %s unavailable but the probe did not report it absent", feature); \
-        tu_note_skip(__func__, "kernel lacks " feature " (capability probe)");                \
-        skip();                                                                                \
+        tu_note_skip(__func__, "kernel lacks " feature " (capability probe)");                  \
+        skip();                                                                                 \
     } while (0)
 
 bool tu_is_root(void);

@@ -1,0 +1,214 @@
+/*
+ * Verifiers: pure functions from a history, a fault timeline and the
+ * experiment's `verify:` bounds to verdicts. Each verifier yields one
+ * struct vfy_result: pass/fail (or skipped), the measured values and the
+ * bound as JSON (they go straight into report.json's "verifiers" array) and
+ * one paragraph a person can act on. No network, no YAML, no printing: the
+ * YAML parser (or vfy_config_from_json) fills struct vfy_config with plain C
+ * values. The exact rule of each verifier is in docs/internals/verifiers.md.
+ *
+ * Operation classes: "read" and "write" (from hist_op.is_write) and every
+ * operation name ("set-secret"). Final reads (is_final) feed data_loss and
+ * staleness only. Multi-fault timelines are evaluated per fault; the verdict
+ * is the conjunction.
+ */
+#ifndef FAULTLINE_VERIFY_H
+#define FAULTLINE_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "faultline/history.h"
+
+struct fl_err;
+
+#define VFY_UNBOUNDED  (-1) /* an int64 bound that is not checked (measure only) */
+#define VFY_NAMES_MAX  64
+#define VFY_NAME_LEN   64
+#define VFY_FLOORS_MAX 32
+
+/* A list of class or operation names. */
+struct vfy_names {
+    size_t n;
+    char name[VFY_NAMES_MAX][VFY_NAME_LEN];
+};
+
+/* Which end of a recorded fault interval (request sent / response received). */
+enum vfy_anchor {
+    VFY_ANCHOR_DONE = 0, /* the fault is certainly in effect (default) */
+    VFY_ANCHOR_SENT = 1, /* the earliest moment it may have taken effect */
+};
+
+/* "Success is sustained": at least min_ratio ok over the next window_ns. */
+struct vfy_sustain {
+    int64_t window_ns; /* default 2 s */
+    double min_ratio;  /* default 0.95 */
+};
+
+/* failover: {max: 180s, classes: [...], sustain: {window: 2s, ratio: 0.95}} */
+struct vfy_failover_cfg {
+    bool enabled;
+    int64_t max_ns;           /* VFY_UNBOUNDED: measure only */
+    struct vfy_names classes; /* empty: every class seen, minus those read_only refuses */
+    struct vfy_sustain sustain;
+    enum vfy_anchor anchor; /* outage start: apply_done (default) or apply_sent */
+};
+
+/* failback: {max: 60s, writes: required} */
+struct vfy_failback_cfg {
+    bool enabled;
+    int64_t max_ns;
+    bool writes_required;     /* write classes must recover too (else measured only) */
+    struct vfy_names classes; /* empty: every class seen */
+    struct vfy_sustain sustain;
+    enum vfy_anchor anchor; /* heal moment: heal_done (default) or heal_sent */
+};
+
+/* read_only: {allowed: [get-secret, ...], grace: 5s, start: 30s} */
+struct vfy_read_only_cfg {
+    bool enabled;
+    struct vfy_names allowed; /* empty: every operation that is not a write */
+    int64_t grace_ns;         /* allowed ops may fail this long after read-only starts */
+    int64_t start_after_ns;   /* <0: detect; else read-only starts this long after the fault */
+};
+
+/* Consistency levels with the seed's data-loss presets. */
+enum vfy_consistency {
+    VFY_CONS_NONE = 0, /* explicit bounds */
+    VFY_CONS_STRONG,   /* 0 updates, 0 s */
+    VFY_CONS_BOUNDED,  /* K = 100000 updates, T = 5 min */
+    VFY_CONS_SESSION,  /* 15 min */
+    VFY_CONS_PREFIX,   /* 15 min */
+    VFY_CONS_EVENTUAL, /* 15 min */
+};
+
+/* data_loss: {max_updates: 0, max_window: 0s} or {consistency: bounded} */
+struct vfy_data_loss_cfg {
+    bool enabled;
+    int64_t max_updates;              /* lost acknowledged writes per fault; VFY_UNBOUNDED */
+    int64_t max_window_ns;            /* how far before the fault they may reach; VFY_UNBOUNDED */
+    enum vfy_consistency consistency; /* the preset used, for the report */
+};
+
+/* staleness: {max_versions: K, max_lag: T, read_your_writes: true, monotonic_reads: true} */
+struct vfy_staleness_cfg {
+    bool enabled;
+    int64_t max_versions; /* VFY_UNBOUNDED */
+    int64_t max_lag_ns;   /* VFY_UNBOUNDED */
+    bool read_your_writes;
+    bool monotonic_reads;
+};
+
+enum vfy_phase {
+    VFY_PHASE_ANY = -1, /* a floor for every phase */
+    VFY_PHASE_BEFORE = 0,
+    VFY_PHASE_DURING = 1,
+    VFY_PHASE_AFTER = 2,
+};
+
+struct vfy_floor {
+    char cls[VFY_NAME_LEN]; /* "read", "write" or an operation name */
+    int phase;              /* enum vfy_phase */
+    double min_ratio;       /* ok / attempted, 0..1 */
+};
+
+/* availability: {floors: {read: 0.999, write: {during: 0.5, after: 0.99}}} */
+struct vfy_availability_cfg {
+    bool enabled;
+    size_t nfloors;
+    struct vfy_floor floors[VFY_FLOORS_MAX];
+};
+
+struct vfy_config {
+    struct vfy_failover_cfg failover;
+    struct vfy_failback_cfg failback;
+    struct vfy_read_only_cfg read_only;
+    struct vfy_data_loss_cfg data_loss;
+    struct vfy_staleness_cfg staleness;
+    struct vfy_availability_cfg availability;
+};
+
+/* One verdict, as report.json shows it. measured/bound are owned references. */
+struct vfy_result {
+    char name[32];
+    bool pass;
+    bool skipped; /* nothing to check (e.g. no fault); pass stays true */
+    json_t *measured;
+    json_t *bound;
+    char *detail; /* malloc'd paragraph */
+};
+
+struct vfy_results {
+    struct vfy_result *r;
+    size_t n, cap;
+};
+
+/*
+ * Fill cfg with every verifier disabled and the documented defaults: sustain
+ * 2 s at 95 %, anchors at the "done" end, no bounds, grace 0, detect the
+ * read-only start. Setting .enabled is what turns a verifier on.
+ */
+void vfy_config_init_defaults(struct vfy_config *cfg);
+
+/*
+ * Apply a consistency preset by name ("strong", "bounded", "session",
+ * "prefix" / "consistent-prefix", "eventual") to dl (enables it).
+ * 0 or -EINVAL with err set.
+ */
+int vfy_data_loss_preset(struct vfy_data_loss_cfg *dl, const char *level, struct fl_err *err);
+
+/*
+ * Fill cfg (after vfy_config_init_defaults) from the JSON form of `verify:`,
+ * e.g. {"failover":{"max":"180s"},"data_loss":{"consistency":"strong"}}.
+ * Durations are strings ("250ms", "5m"). Every section present is enabled.
+ * Unknown keys are errors. 0 or -EINVAL with err naming the offending key.
+ */
+int vfy_config_from_json(const json_t *j, struct vfy_config *cfg, struct fl_err *err);
+
+/*
+ * Run every enabled verifier over h (any record order) and the fault
+ * timeline, appending one result each to out (initialise it to zeros).
+ * Returns 0, or -ENOMEM / -E2BIG (history too large) with err set; verdicts
+ * are in out, never in the return value. Caller frees out with vfy_results_free.
+ */
+int vfy_run_all(const struct hist *h, const struct hist_faults *faults,
+                const struct vfy_config *cfg, struct vfy_results *out, struct fl_err *err);
+
+/*
+ * The individual verifiers. Each fills *out (caller frees with
+ * vfy_result_free) whether or not the section is enabled, and returns 0 or
+ * a negative errno on resource failure. They read only their section of cfg,
+ * except failover, which also reads read_only.allowed (classes refused while
+ * read-only are not expected to fail over).
+ */
+int vfy_failover_check(const struct hist *h, const struct hist_faults *faults,
+                       const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err);
+int vfy_failback_check(const struct hist *h, const struct hist_faults *faults,
+                       const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err);
+int vfy_read_only_check(const struct hist *h, const struct hist_faults *faults,
+                        const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err);
+int vfy_data_loss_check(const struct hist *h, const struct hist_faults *faults,
+                        const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err);
+int vfy_staleness_check(const struct hist *h, const struct hist_faults *faults,
+                        const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err);
+int vfy_availability_check(const struct hist *h, const struct hist_faults *faults,
+                           const struct vfy_config *cfg, struct vfy_result *out,
+                           struct fl_err *err);
+
+/* True when every result passed (skipped ones count as passed). */
+bool vfy_results_pass(const struct vfy_results *rs);
+/* The find-by-name helper for tests and reports; NULL when absent. */
+const struct vfy_result *vfy_results_find(const struct vfy_results *rs, const char *name);
+/*
+ * report.json's "verifiers" array: [{"name","pass","skipped","measured","bound","detail"}].
+ * New reference (caller decrefs), NULL on ENOMEM.
+ */
+json_t *vfy_results_to_json(const struct vfy_results *rs);
+/* Free one result's contents / all results. Accept NULL. */
+void vfy_result_free(struct vfy_result *r);
+void vfy_results_free(struct vfy_results *rs);
+
+#endif
