@@ -57,6 +57,9 @@ static int exit_for(int r)
     case EEXIST:
     case E2BIG:
     case ENAMETOOLONG:
+    case EBUSY:    /* the device has the host's own qdisc: refused, nothing applied */
+    case EALREADY: /* the link is already down */
+    case ESRCH:    /* no process matches */
         return EXIT_BAD_INPUT;
     default:
         return EXIT_HARNESS;

@@ -320,7 +320,9 @@ int inj_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault *f, st
         /* The kind left nothing applied: forget the intent. */
         journal_remove(ctx, id);
         jdrop(ctx, e);
-        fl_err_prefix(err, "fault %s", id);
+        /* "kernel lacks X: ..." must stay the first words: tools match on it. */
+        if (r != -EOPNOTSUPP)
+            fl_err_prefix(err, "fault %s", id);
         return r;
     }
     if (json_object_size(e->undo) > 0) {

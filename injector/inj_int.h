@@ -28,10 +28,10 @@
 #include "faultline/inject.h"
 
 /* Ownership marks: how sweep recognises faultline's kernel objects. */
-#define INJ_NFT_TABLE     "faultline"   /* table inet faultline */
-#define INJ_QDISC_MAJOR   0xfa17u       /* qdisc handle fa17: */
-#define INJ_ROUTE_PROTO   0xfa          /* rtm_protocol of faultline routes */
-#define INJ_LINK_ALIAS    "faultline:"  /* ifalias prefix "faultline:<id>:<old alias>" */
+#define INJ_NFT_TABLE   "faultline"  /* table inet faultline */
+#define INJ_QDISC_MAJOR 0xfa17u      /* qdisc handle fa17: */
+#define INJ_ROUTE_PROTO 0xfa         /* rtm_protocol of faultline routes */
+#define INJ_LINK_ALIAS  "faultline:" /* ifalias prefix "faultline:<id>:<old alias>" */
 
 struct nl_sock;
 struct mnl_socket;
@@ -115,8 +115,7 @@ const struct inj_kind *inj_kind_find(const char *name);
 extern const struct inj_kind *const inj_kinds[];
 
 /* Kinds, each defined in its own file. */
-extern const struct inj_kind inj_kind_partition, inj_kind_one_way, inj_kind_isolate,
-    inj_kind_loss;
+extern const struct inj_kind inj_kind_partition, inj_kind_one_way, inj_kind_isolate, inj_kind_loss;
 extern const struct inj_kind inj_kind_latency, inj_kind_jitter, inj_kind_duplicate,
     inj_kind_corrupt, inj_kind_reorder, inj_kind_bandwidth;
 extern const struct inj_kind inj_kind_link_down, inj_kind_blackhole, inj_kind_process;

@@ -282,7 +282,7 @@ static int build_plan(struct inj_ctx *ctx, const char *id, const struct inj_faul
             r->verdict = NFTP_ACCEPT;
         }
         for (i = 0; i < p->ng; i++) {
-            char tag[8];
+            char tag[24];
 
             snprintf(tag, sizeof(tag), "g%zu", i);
             gs[i] = plan_set(pl, id, tag, fam, p->g[i].c, p->g[i].n, NULL, 0);

@@ -30,9 +30,12 @@ const char *tn_name(const char *shortname)
 {
     static char ring[8][TN_NAME_MAX];
     static int slot;
+    static int owner; /* the test process: children must name the same namespaces */
     char *b = ring[slot++ % 8];
 
-    snprintf(b, TN_NAME_MAX, "fl-t%d-%s", (int)getpid(), shortname);
+    if (owner == 0)
+        owner = (int)getpid();
+    snprintf(b, TN_NAME_MAX, "fl-t%d-%s", owner, shortname);
     return b;
 }
 
@@ -48,6 +51,14 @@ int tn_create(const char *shortname)
         return -1;
     if (nmade < TN_MAX)
         snprintf(made[nmade++], TN_NAME_MAX, "%s", shortname);
+    /*
+     * No IPv6 duplicate address detection: link-local addresses (and their
+     * local routes) would otherwise appear seconds later, in the middle of a
+     * before/after snapshot comparison.
+     */
+    tu_sh("ip netns exec %s sysctl -qw net.ipv6.conf.all.accept_dad=0 "
+          "net.ipv6.conf.default.accept_dad=0",
+          n);
     return tu_sh("ip -n %s link set lo up", n) == 0 ? 0 : -1;
 }
 
@@ -141,6 +152,24 @@ char *tn_snapshot(const char *ns)
                      "echo == link; ip -o link show | sed -e \"s/ qlen [0-9]*//\""
                      "' 2>&1",
                      n);
+}
+
+void tn_print_diff(const char *before, const char *after)
+{
+    char a[64], b[64];
+    FILE *f;
+
+    snprintf(a, sizeof(a), "/tmp/fl-t%d-before", (int)getpid());
+    snprintf(b, sizeof(b), "/tmp/fl-t%d-after", (int)getpid());
+    if ((f = fopen(a, "w")) != NULL) {
+        fputs(before, f);
+        fclose(f);
+    }
+    if ((f = fopen(b, "w")) != NULL) {
+        fputs(after, f);
+        fclose(f);
+    }
+    tu_sh("diff -u %s %s >&2; rm -f %s %s", a, b, a, b);
 }
 
 static int parse_addr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)

@@ -39,6 +39,9 @@ void tn_leave(void);
  */
 char *tn_snapshot(const char *ns);
 
+/* Print a unified diff of two snapshots to stderr (for failure messages). */
+void tn_print_diff(const char *before, const char *after);
+
 /* TCP listener on addr:port inside ns, accepting and echoing in a background child. Returns pid. */
 int tn_tcp_server(const char *ns, const char *addr, uint16_t port);
 /* Stop a server started above. */
