@@ -9,7 +9,7 @@ pkgs=(
   libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
   libmicrohttpd-dev libpcap-dev libjansson-dev libfyaml-dev
   libcurl4-openssl-dev libhiredis-dev libpq-dev libcmocka-dev
-  iproute2 nftables curl procps psmisc
+  iproute2 nftables curl procps psmisc wrk netcat-openbsd
 )
 svc_pkgs=(redis-server redis-sentinel etcd-server etcd-client
           postgresql-15 postgresql-15-auto-failover pg-auto-failover-cli)
@@ -36,7 +36,6 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
 # Services must not start on the host itself: the lab starts its own copies
 # inside network namespaces. policy-rc.d keeps the postinst scripts from
 # starting them (and leaving daemons on the host's loopback).
@@ -45,5 +44,13 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   $sudo chmod +x /usr/sbin/policy-rc.d
   trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
 fi
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log=$(mktemp)
+if ! { $sudo apt-get update -qq && \
+       $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  echo "setup: apt-get failed (output above)" >&2
+  exit 1
+fi
+rm -f "$log"
 echo "setup: done"

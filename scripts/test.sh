@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install everything, build, and run every test that is not labelled `slow`,
+# then the unit and netns tests again under ASan+UBSan.
+#   scripts/test.sh            default run (what CI runs)
+#   scripts/test.sh --slow     also the long experiments
+# Root is needed for the netns and e2e tests; without it they skip visibly,
+# and with FAULTLINE_STRICT=1 (as .ci/run sets) a skip for lack of root fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+labels=(-LE slow)
+[ "${1:-}" = "--slow" ] && labels=()
+
+scripts/setup.sh --with-services
+
+echo "== build (build/)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFAULTLINE_WERROR=ON >/dev/null
+cmake --build build -j"$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^(Consolidate|Scanning|Built target)' || true
+cmake --build build -j"$jobs" >/dev/null # fails loudly if the filtered build failed
+
+echo "== tests"
+(cd build && ctest --output-on-failure --timeout 900 "${labels[@]}")
+
+echo "== sanitizer build (build-asan/): unit and netns tests under ASan+UBSan"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFAULTLINE_SANITIZE=ON -DFAULTLINE_BENCH=OFF >/dev/null
+cmake --build build-asan -j"$jobs" >/dev/null
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure --timeout 900 -L 'unit|netns' -LE slow)
