@@ -1,0 +1,523 @@
+/*
+ * The workload engine (see include/faultline/workload.h and
+ * docs/internals/workload.md): one thread per client, each with its own
+ * open-loop schedule, its own driver connection, its own routing state and
+ * its own history buffer (no lock per operation; counters are relaxed
+ * atomics read by the progress loop). At the end the per-client buffers are
+ * merged into the caller's history and sorted by invoke time.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "faultline/err.h"
+#include "faultline/timeutil.h"
+#include "faultline/workload.h"
+
+#define LATE_NS 1000000LL
+
+struct client {
+    const struct wl_config *c;
+    const struct fl_driver_ops *drv;
+    volatile sig_atomic_t *stop;
+    uint32_t num;  /* history client number */
+    unsigned idx;  /* 0..clients-1 */
+    struct hist h; /* this client's own buffer */
+    void *conn;
+    uint64_t rng;
+    uint64_t seq; /* unique value counter */
+    int64_t start_ns, end_ns, interval_ns, offset_ns;
+    uint64_t budget; /* max ops for this client */
+    /* routing */
+    size_t order[WL_MAX_ENDPOINTS];
+    size_t norder, cur;
+    unsigned consecutive;
+    int64_t moved_at_ns;
+    /* results, written by the client, read by the progress loop */
+    uint64_t scheduled, issued, missed, late, ok, fail, info, moves;
+    int64_t max_lag_ns;
+    int err; /* first recording error (-ENOMEM) */
+    /* op name indexes in h, by mix entry */
+    int op_idx[WL_MAX_MIX];
+    bool op_write[WL_MAX_MIX], op_delete[WL_MAX_MIX];
+    double cum[WL_MAX_MIX];
+};
+
+void wl_config_init(struct wl_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->clients = 1;
+    c->rate = 0;
+    c->duration_ns = 10LL * 1000000000LL;
+    c->keys = 100;
+    c->timeout_ns = 1000000000LL;
+    c->routing = WL_ROUTE_PREFERRED;
+    c->fail_threshold = 1;
+    c->retry_preferred_ns = 1000000000LL;
+}
+
+int wl_config_add_mix(struct wl_config *c, const char *op, double weight, struct fl_err *err)
+{
+    if (c->nmix == WL_MAX_MIX)
+        return fl_errf(err, -E2BIG, "mix: at most %d operations", WL_MAX_MIX);
+    if (!op || !op[0] || strlen(op) >= WL_OP_MAX || !(weight > 0))
+        return fl_errf(err, -EINVAL, "mix: '%s' needs a name and a positive weight", op ? op : "");
+    snprintf(c->mix[c->nmix].op, WL_OP_MAX, "%s", op);
+    c->mix[c->nmix].weight = weight;
+    c->nmix++;
+    return 0;
+}
+
+int wl_config_add_endpoint(struct wl_config *c, const char *region, const char *url,
+                           struct fl_err *err)
+{
+    struct fl_endpoint *e;
+
+    if (c->nendpoints == WL_MAX_ENDPOINTS)
+        return fl_errf(err, -E2BIG, "at most %d endpoints", WL_MAX_ENDPOINTS);
+    if (!region || strlen(region) >= FL_REGION_MAX || !url || !url[0] || strlen(url) >= FL_URL_MAX)
+        return fl_errf(err, -EINVAL, "endpoint: bad region or url");
+    e = &c->endpoints[c->nendpoints++];
+    snprintf(e->region, sizeof(e->region), "%s", region);
+    snprintf(e->url, sizeof(e->url), "%s", url);
+    return 0;
+}
+
+int wl_config_check(const struct wl_config *c, struct fl_err *err)
+{
+    size_t i, j;
+
+    if (c->clients < 1 || c->clients > WL_MAX_CLIENTS)
+        return fl_errf(err, -EINVAL, "workload.clients: expected 1..%d", WL_MAX_CLIENTS);
+    if (c->rate < 0 || c->duration_ns <= 0 || c->timeout_ns <= 0 || c->keys < 1)
+        return fl_errf(err, -EINVAL, "workload: rate, duration, timeout and keys must be positive");
+    if (c->nmix == 0)
+        return fl_errf(err, -EINVAL, "workload.mix: at least one operation");
+    if (c->nendpoints == 0)
+        return fl_errf(err, -EINVAL, "workload: no endpoints");
+    if (c->routing == WL_ROUTE_FIXED && c->fixed_endpoint >= c->nendpoints)
+        return fl_errf(err, -EINVAL, "workload.routing: fixed endpoint out of range");
+    for (i = 0; i < c->nregions; i++) {
+        for (j = 0; j < c->nendpoints; j++)
+            if (strcmp(c->regions[i], c->endpoints[j].region) == 0)
+                break;
+        if (j == c->nendpoints)
+            return fl_errf(err, -EINVAL, "workload.routing: region '%s' has no endpoint",
+                           c->regions[i]);
+    }
+    return 0;
+}
+
+/* splitmix64: small, fast, good enough for picking ops and keys. */
+static uint64_t rnd(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void sleep_until(int64_t t)
+{
+    struct timespec ts = {(time_t)(t / 1000000000LL), (long)(t % 1000000000LL)};
+
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}
+
+/*
+ * Endpoint order for one client: regions in preferred order (or the
+ * endpoints' own order), endpoints within a region rotated by client index
+ * so that clients spread over a region's replicas.
+ */
+static void build_order(struct client *cl)
+{
+    const struct wl_config *c = cl->c;
+    size_t i, j, k, n;
+
+    cl->norder = 0;
+    if (c->routing == WL_ROUTE_FIXED) {
+        cl->order[cl->norder++] = c->fixed_endpoint;
+        return;
+    }
+    if (c->nregions == 0) {
+        for (i = 0; i < c->nendpoints; i++)
+            cl->order[cl->norder++] = i;
+        return;
+    }
+    for (i = 0; i < c->nregions; i++) {
+        size_t in[WL_MAX_ENDPOINTS];
+
+        for (n = 0, j = 0; j < c->nendpoints; j++)
+            if (strcmp(c->endpoints[j].region, c->regions[i]) == 0)
+                in[n++] = j;
+        for (k = 0; k < n; k++)
+            cl->order[cl->norder++] = in[(k + cl->idx) % n];
+    }
+}
+
+/* Which endpoint this op goes to; *probe set when it tests the preferred one again. */
+static size_t route_pick(struct client *cl, int64_t now, bool *probe)
+{
+    *probe = false;
+    if (cl->cur != 0 && now - cl->moved_at_ns >= cl->c->retry_preferred_ns) {
+        *probe = true;
+        return cl->order[0];
+    }
+    return cl->order[cl->cur];
+}
+
+static void route_result(struct client *cl, bool probe, const struct fl_op_result *r, int64_t now)
+{
+    unsigned thr = cl->c->fail_threshold ? cl->c->fail_threshold : 1;
+
+    if (cl->norder < 2)
+        return;
+    if (probe) {
+        if (!r->retryable) {
+            cl->cur = 0; /* the preferred region answers again: move back */
+            cl->consecutive = 0;
+            cl->moves++;
+        }
+        cl->moved_at_ns = now;
+        return;
+    }
+    if (!r->retryable) {
+        cl->consecutive = 0;
+        return;
+    }
+    if (++cl->consecutive >= thr) {
+        cl->cur = (cl->cur + 1) % cl->norder;
+        cl->consecutive = 0;
+        cl->moved_at_ns = now;
+        cl->moves++;
+    }
+}
+
+static int intern_or(struct hist_strtab *t, const char *s, int fallback)
+{
+    int i = hist_intern(t, s);
+
+    return i < 0 ? fallback : i;
+}
+
+/* Record one finished operation in the client's own buffer. */
+static void record(struct client *cl, int op_idx, const char *key, bool is_write, bool final,
+                   int64_t t0, int64_t t1, const struct fl_op_result *r)
+{
+    struct hist_op o;
+    int k, reg, e;
+
+    memset(&o, 0, sizeof(o));
+    k = hist_intern(&cl->h.keys, key);
+    reg = intern_or(&cl->h.regions, r->region, 0);
+    e = r->error[0] ? intern_or(&cl->h.errors, r->error, 0) : 0;
+    if (k < 0 || op_idx < 0 || reg > UINT16_MAX) {
+        cl->err = -ENOMEM;
+        return;
+    }
+    o.invoke_ns = t0;
+    o.complete_ns = t1;
+    o.value = r->value;
+    o.client = cl->num;
+    o.key = (uint32_t)k;
+    o.op = (uint16_t)op_idx;
+    o.region = (uint16_t)reg;
+    o.outcome = (uint8_t)r->outcome;
+    o.is_write = is_write;
+    o.is_final = final;
+    o.error = (uint32_t)e;
+    if (hist_append(&cl->h, &o) < 0 && cl->err == 0)
+        cl->err = -ENOMEM;
+}
+
+static void count(struct client *cl, const struct fl_op_result *r)
+{
+    uint64_t *ctr = r->outcome == HIST_OK     ? &cl->ok
+                    : r->outcome == HIST_FAIL ? &cl->fail
+                                              : &cl->info;
+
+    __atomic_store_n(ctr, *ctr + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&cl->issued, cl->issued + 1, __ATOMIC_RELAXED);
+}
+
+static void one_op(struct client *cl, int64_t now)
+{
+    const struct wl_config *c = cl->c;
+    double x = (double)(rnd(&cl->rng) >> 11) / (double)(1ull << 53) * cl->cum[c->nmix - 1];
+    size_t m = 0, ep;
+    char key[32];
+    uint64_t value = 0;
+    struct fl_op_result res;
+    int64_t t0, t1;
+    bool probe;
+
+    while (m + 1 < c->nmix && x >= cl->cum[m])
+        m++;
+    snprintf(key, sizeof(key), "k%" PRIu64, rnd(&cl->rng) % c->keys);
+    if (cl->op_write[m] && !cl->op_delete[m])
+        value = ((uint64_t)(cl->num + 1) << 40) | (++cl->seq & ((1ull << 40) - 1));
+    ep = route_pick(cl, now, &probe);
+    t0 = fl_now_ns();
+    cl->drv->op(cl->conn, ep, c->mix[m].op, key, value, &res);
+    t1 = fl_now_ns();
+    if (!res.region[0])
+        snprintf(res.region, sizeof(res.region), "%s", c->endpoints[ep].region);
+    record(cl, cl->op_idx[m], key, cl->op_write[m], false, t0, t1, &res);
+    count(cl, &res);
+    route_result(cl, probe, &res, t1);
+}
+
+static void *client_main(void *arg)
+{
+    struct client *cl = arg;
+    const struct wl_config *c = cl->c;
+    uint64_t k;
+
+    for (k = 0;; k++) {
+        int64_t slot, now;
+
+        if (c->rate > 0) {
+            slot = cl->start_ns + cl->offset_ns + (int64_t)k * cl->interval_ns;
+            if (slot >= cl->end_ns)
+                break;
+            __atomic_store_n(&cl->scheduled, cl->scheduled + 1, __ATOMIC_RELAXED);
+            now = fl_now_ns();
+            if (now < slot) {
+                sleep_until(slot);
+                now = fl_now_ns();
+            }
+            if (cl->stop && *cl->stop) {
+                cl->missed++;
+                break;
+            }
+            if (now >= cl->end_ns || cl->issued >= cl->budget) {
+                /* this slot and every later one within the run stay unissued */
+                uint64_t rem = (uint64_t)((cl->end_ns - 1 - slot) / cl->interval_ns) + 1;
+
+                cl->scheduled += rem - 1;
+                cl->missed += rem;
+                break;
+            }
+            if (now - slot > LATE_NS)
+                cl->late++;
+            if (now - slot > cl->max_lag_ns)
+                cl->max_lag_ns = now - slot;
+        } else {
+            now = fl_now_ns();
+            if (now >= cl->end_ns || (cl->stop && *cl->stop) || cl->issued >= cl->budget)
+                break;
+            __atomic_store_n(&cl->scheduled, cl->scheduled + 1, __ATOMIC_RELAXED);
+        }
+        one_op(cl, now);
+    }
+    return NULL;
+}
+
+static void sum_stats(struct client *cls, unsigned n, int64_t elapsed, struct wl_stats *s)
+{
+    unsigned i;
+
+    memset(s, 0, sizeof(*s));
+    for (i = 0; i < n; i++) {
+        struct client *cl = &cls[i];
+
+        s->scheduled += __atomic_load_n(&cl->scheduled, __ATOMIC_RELAXED);
+        s->issued += __atomic_load_n(&cl->issued, __ATOMIC_RELAXED);
+        s->ok += __atomic_load_n(&cl->ok, __ATOMIC_RELAXED);
+        s->fail += __atomic_load_n(&cl->fail, __ATOMIC_RELAXED);
+        s->info += __atomic_load_n(&cl->info, __ATOMIC_RELAXED);
+        s->missed += __atomic_load_n(&cl->missed, __ATOMIC_RELAXED);
+        s->late += __atomic_load_n(&cl->late, __ATOMIC_RELAXED);
+        s->region_moves += __atomic_load_n(&cl->moves, __ATOMIC_RELAXED);
+        if (cl->max_lag_ns > s->max_lag_ns)
+            s->max_lag_ns = cl->max_lag_ns;
+    }
+    s->elapsed_ns = elapsed;
+    if (elapsed > 0) {
+        s->offered_rate = (double)s->scheduled * 1e9 / (double)elapsed;
+        s->achieved_rate = (double)s->issued * 1e9 / (double)elapsed;
+    }
+}
+
+static int client_setup(struct client *cl, const struct wl_config *c,
+                        const struct fl_driver_ops *drv, unsigned i, struct fl_err *err)
+{
+    size_t m;
+    int r;
+
+    cl->c = c;
+    cl->drv = drv;
+    cl->idx = i;
+    cl->num = c->client_base + i;
+    cl->rng = (c->seed ? c->seed : 0x5eed) ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull);
+    if ((r = hist_init(&cl->h)) < 0)
+        return fl_errf(err, r, "out of memory");
+    for (m = 0; m < c->nmix; m++) {
+        cl->op_idx[m] = hist_intern(&cl->h.op_names, c->mix[m].op);
+        cl->op_write[m] = drv->is_write(c->mix[m].op);
+        cl->op_delete[m] = cl->op_write[m] && drv->is_delete && drv->is_delete(c->mix[m].op);
+        cl->cum[m] = (m ? cl->cum[m - 1] : 0) + c->mix[m].weight;
+        if (cl->op_idx[m] < 0)
+            return fl_errf(err, -ENOMEM, "out of memory");
+    }
+    build_order(cl);
+    return drv->open(c->endpoints, c->nendpoints, c->timeout_ns, &cl->conn, err);
+}
+
+int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hist *out,
+           struct wl_stats *stats, volatile sig_atomic_t *stop, wl_progress_fn progress,
+           void *progress_arg, struct fl_err *err)
+{
+    struct client *cls;
+    pthread_t *thr;
+    unsigned i, started = 0;
+    int r = 0;
+    int64_t start, elapsed;
+    uint64_t budget;
+    struct wl_stats s;
+
+    if ((r = wl_config_check(c, err)) < 0)
+        return r;
+    cls = calloc(c->clients, sizeof(*cls));
+    thr = calloc(c->clients, sizeof(*thr));
+    if (!cls || !thr) {
+        r = fl_errf(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    budget = c->max_ops;
+    if (budget == 0)
+        budget = c->rate > 0
+                     ? (uint64_t)(c->rate * (double)c->duration_ns / 1e9 * 1.1) + 2 * c->clients
+                     : UINT64_MAX;
+    for (i = 0; i < c->clients; i++) {
+        if ((r = client_setup(&cls[i], c, drv, i, err)) < 0)
+            goto out;
+        cls[i].stop = stop;
+        cls[i].budget = budget / c->clients + 1;
+    }
+    start = fl_now_ns() + 10000000LL; /* every client starts on the same schedule */
+    for (i = 0; i < c->clients; i++) {
+        struct client *cl = &cls[i];
+
+        cl->start_ns = start;
+        cl->end_ns = start + c->duration_ns;
+        if (c->rate > 0) {
+            cl->interval_ns = (int64_t)((double)c->clients * 1e9 / c->rate);
+            if (cl->interval_ns < 1)
+                cl->interval_ns = 1;
+            cl->offset_ns = cl->interval_ns * i / c->clients;
+        }
+        if (pthread_create(&thr[i], NULL, client_main, cl) != 0) {
+            /* the clients already started run to the end of their schedule */
+            r = fl_errf(err, -EAGAIN, "cannot start client thread %u", i);
+            break;
+        }
+        started++;
+    }
+    if (progress) {
+        int64_t next = start + 1000000000LL;
+
+        while (fl_now_ns() < start + c->duration_ns && !(stop && *stop)) {
+            sleep_until(next < start + c->duration_ns ? next : start + c->duration_ns);
+            sum_stats(cls, started, fl_now_ns() - start, &s);
+            progress(&s, progress_arg);
+            next += 1000000000LL;
+        }
+    }
+    for (i = 0; i < started; i++)
+        pthread_join(thr[i], NULL);
+    elapsed = fl_now_ns() - start;
+    if (elapsed > c->duration_ns && !(stop && *stop))
+        elapsed = c->duration_ns; /* rates over the offered window; stragglers only add ops */
+    sum_stats(cls, started, elapsed, &s);
+    if (stats)
+        *stats = s;
+    for (i = 0; i < started && r == 0; i++) {
+        if (cls[i].err < 0)
+            r = fl_errf(err, cls[i].err, "client %u: cannot record history", i);
+        else if ((r = hist_merge(out, &cls[i].h)) < 0)
+            fl_errf(err, r, "cannot merge the client histories");
+    }
+    if (r == 0)
+        hist_sort(out);
+out:
+    for (i = 0; cls && i < c->clients; i++) {
+        if (cls[i].conn)
+            drv->close(cls[i].conn);
+        hist_free(&cls[i].h);
+    }
+    free(cls);
+    free(thr);
+    return r;
+}
+
+int wl_final_reads(const struct wl_config *c, const struct fl_driver_ops *drv, struct hist *h,
+                   struct fl_err *err)
+{
+    struct client cl;
+    const char *op = c->final_read_op[0] ? c->final_read_op : NULL;
+    uint8_t *written = NULL;
+    size_t i, m, nkeys = h->keys.n;
+    int r, op_idx;
+
+    for (m = 0; !op && m < c->nmix; m++)
+        if (!drv->is_write(c->mix[m].op) &&
+            (strncmp(c->mix[m].op, "get", 3) == 0 || strncmp(c->mix[m].op, "read", 4) == 0))
+            op = c->mix[m].op;
+    if (!op)
+        return fl_errf(err, -EINVAL, "final reads: no read operation (set final_read_op)");
+    if ((r = wl_config_check(c, err)) < 0)
+        return r;
+    written = calloc(nkeys ? nkeys : 1, 1);
+    if (!written)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    for (i = 0; i < h->n; i++)
+        if (h->ops[i].is_write)
+            written[h->ops[i].key] = 1;
+    memset(&cl, 0, sizeof(cl));
+    cl.c = c;
+    cl.drv = drv;
+    cl.num = c->client_base + c->clients;
+    cl.h = *h; /* record straight into h */
+    build_order(&cl);
+    op_idx = hist_intern(&cl.h.op_names, op);
+    if (op_idx < 0 ||
+        (r = drv->open(c->endpoints, c->nendpoints, c->timeout_ns, &cl.conn, err)) < 0) {
+        *h = cl.h;
+        free(written);
+        return op_idx < 0 ? fl_errf(err, -ENOMEM, "out of memory") : r;
+    }
+    for (i = 1; i < nkeys && cl.err == 0; i++) {
+        char key[256];
+        size_t a;
+
+        if (!written[i])
+            continue;
+        snprintf(key, sizeof(key), "%s", cl.h.keys.s[i]);
+        for (a = 0; a < cl.norder; a++) {
+            struct fl_op_result res;
+            int64_t t0 = fl_now_ns(), t1;
+
+            drv->op(cl.conn, cl.order[a], op, key, 0, &res);
+            t1 = fl_now_ns();
+            if (!res.region[0])
+                snprintf(res.region, sizeof(res.region), "%s", c->endpoints[cl.order[a]].region);
+            record(&cl, op_idx, key, false, true, t0, t1, &res);
+            if (res.outcome == HIST_OK)
+                break;
+        }
+    }
+    drv->close(cl.conn);
+    *h = cl.h;
+    free(written);
+    if (cl.err < 0)
+        return fl_errf(err, cl.err, "final reads: cannot record history");
+    return 0;
+}

@@ -1,0 +1,237 @@
+/*
+ * The refstore driver: POST /v1/op over HTTP/1.1 keep-alive with libcurl, one
+ * easy handle per endpoint per client (so each client reuses its own TCP
+ * connection and no request forks or reconnects). Outcome mapping: 200 ok;
+ * 504 (the replica itself does not know: replication or forwarding timed
+ * out) info; other 4xx/5xx fail; a curl timeout or a connection lost after
+ * the request was sent info; a connection refused before anything was sent
+ * fail (nothing can have been applied). See docs/refstore.md.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "faultline/buf.h"
+#include "faultline/driver.h"
+#include "faultline/err.h"
+
+struct rs_ep {
+    CURL *c;
+    char url[FL_URL_MAX + 8];
+    char region[FL_REGION_MAX];
+};
+
+struct rs_conn {
+    struct rs_ep *eps;
+    size_t n;
+    long timeout_ms;
+    struct curl_slist *hdr;
+    struct fl_buf body;
+};
+
+static const char *const write_ops[] = {
+    "set-secret",
+    "update-secret",
+    "delete-secret",
+    "purge-secret",
+    "recover-secret",
+    "create-key",
+    "import-key",
+    "update-key",
+    "delete-key",
+    "purge-key",
+    "restore",
+    "create",
+    "upsert",
+    "replace",
+    "patch",
+    "delete",
+    NULL,
+};
+
+static bool rs_is_write(const char *op)
+{
+    int i;
+
+    for (i = 0; write_ops[i]; i++)
+        if (strcmp(write_ops[i], op) == 0)
+            return true;
+    return false;
+}
+
+static bool rs_is_delete(const char *op)
+{
+    return strncmp(op, "delete", 6) == 0 || strncmp(op, "purge", 5) == 0;
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+    return fl_buf_add(arg, p, sz * n) == 0 ? sz * n : 0;
+}
+
+static void rs_close(void *conn)
+{
+    struct rs_conn *c = conn;
+    size_t i;
+
+    if (!c)
+        return;
+    for (i = 0; i < c->n; i++)
+        curl_easy_cleanup(c->eps[i].c);
+    free(c->eps);
+    curl_slist_free_all(c->hdr);
+    fl_buf_free(&c->body);
+    free(c);
+}
+
+static int rs_open(const struct fl_endpoint *eps, size_t n, int64_t timeout_ns, void **conn,
+                   struct fl_err *err)
+{
+    struct rs_conn *c = calloc(1, sizeof(*c));
+    size_t i;
+
+    if (!c || n == 0) {
+        free(c);
+        return fl_errf(err, n ? -ENOMEM : -EINVAL, n ? "out of memory" : "no endpoints");
+    }
+    c->eps = calloc(n, sizeof(*c->eps));
+    c->n = n;
+    c->timeout_ms = (long)(timeout_ns / 1000000);
+    if (c->timeout_ms < 1)
+        c->timeout_ms = 1;
+    fl_buf_init(&c->body, 1 << 20);
+    c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    if (c->hdr)
+        c->hdr = curl_slist_append(c->hdr, "Expect:");
+    if (!c->eps || !c->hdr) {
+        rs_close(c);
+        return fl_errf(err, -ENOMEM, "out of memory");
+    }
+    for (i = 0; i < n; i++) {
+        struct rs_ep *e = &c->eps[i];
+
+        snprintf(e->url, sizeof(e->url), "%s/v1/op", eps[i].url);
+        snprintf(e->region, sizeof(e->region), "%s", eps[i].region);
+        e->c = curl_easy_init();
+        if (!e->c) {
+            rs_close(c);
+            return fl_errf(err, -ENOMEM, "curl_easy_init failed");
+        }
+        curl_easy_setopt(e->c, CURLOPT_URL, e->url);
+        curl_easy_setopt(e->c, CURLOPT_HTTPHEADER, c->hdr);
+        curl_easy_setopt(e->c, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+        curl_easy_setopt(e->c, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+        curl_easy_setopt(e->c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e->c, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(e->c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e->c, CURLOPT_WRITEDATA, &c->body);
+    }
+    *conn = c;
+    return 0;
+}
+
+/* Names and keys made by the engine are plain; anything else goes through jansson. */
+static bool plain(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+            return false;
+    return true;
+}
+
+static void rs_op(void *conn, size_t ep, const char *op, const char *key, uint64_t value,
+                  struct fl_op_result *res)
+{
+    struct rs_conn *c = conn;
+    struct rs_ep *e;
+    char req[512];
+    char *dyn = NULL;
+    const char *body = req;
+    long status = 0;
+    curl_off_t sent = 0;
+    CURLcode rc;
+    json_t *o, *v;
+    bool del = rs_is_delete(op), wr = rs_is_write(op);
+
+    memset(res, 0, sizeof(*res));
+    if (ep >= c->n) {
+        res->outcome = HIST_FAIL;
+        snprintf(res->error, sizeof(res->error), "no endpoint %zu", ep);
+        return;
+    }
+    e = &c->eps[ep];
+    snprintf(res->region, sizeof(res->region), "%s", e->region);
+    if (wr && !del)
+        res->value = value; /* what we tried to write, whatever the outcome */
+    if (plain(op) && plain(key ? key : "") && strlen(op) + strlen(key ? key : "") < 400) {
+        snprintf(req, sizeof(req), "{\"op\":\"%s\",\"key\":\"%s\",\"value\":%" PRIu64 "}", op,
+                 key ? key : "", wr && !del ? value : 0);
+    } else {
+        o = json_pack("{s:s, s:s, s:I}", "op", op, "key", key ? key : "", "value",
+                      (json_int_t)(wr && !del ? value : 0));
+        dyn = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!dyn) {
+            res->outcome = HIST_FAIL;
+            snprintf(res->error, sizeof(res->error), "cannot encode request");
+            return;
+        }
+        body = dyn;
+    }
+    fl_buf_reset(&c->body);
+    curl_easy_setopt(e->c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e->c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    rc = curl_easy_perform(e->c);
+    free(dyn);
+    curl_easy_getinfo(e->c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(e->c, CURLINFO_REQUEST_SIZE, &sent);
+    res->status = (int)status;
+    if (rc != CURLE_OK) {
+        res->retryable = true;
+        if (sent == 0 && rc == CURLE_COULDNT_CONNECT) {
+            res->outcome = HIST_FAIL; /* refused before anything was sent */
+            snprintf(res->error, sizeof(res->error), "connect: %s", curl_easy_strerror(rc));
+        } else {
+            res->outcome = HIST_INFO;
+            snprintf(res->error, sizeof(res->error), "%s",
+                     rc == CURLE_OPERATION_TIMEDOUT ? "timeout" : curl_easy_strerror(rc));
+        }
+        return;
+    }
+    o = json_loadb(c->body.p ? c->body.p : "", c->body.len, 0, NULL);
+    if (json_is_string(json_object_get(o, "region")))
+        snprintf(res->region, sizeof(res->region), "%s",
+                 json_string_value(json_object_get(o, "region")));
+    if (status == 200 && json_is_object(o)) {
+        res->outcome = HIST_OK;
+        v = json_object_get(o, "value");
+        if (!wr)
+            res->value = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+    } else {
+        const char *code = json_string_value(json_object_get(o, "code"));
+        const char *msg = json_string_value(json_object_get(o, "error"));
+
+        res->outcome = status == 504 || status == 200 ? HIST_INFO : HIST_FAIL;
+        res->retryable = status == 503 || status == 504;
+        snprintf(res->error, sizeof(res->error), "%s%s%s", code ? code : "http", msg ? ": " : "",
+                 msg ? msg : "");
+        if (!code && !msg)
+            snprintf(res->error, sizeof(res->error), "http %ld", status);
+    }
+    json_decref(o);
+}
+
+const struct fl_driver_ops fl_driver_refstore = {
+    .name = "refstore",
+    .open = rs_open,
+    .op = rs_op,
+    .close = rs_close,
+    .is_write = rs_is_write,
+    .is_delete = rs_is_delete,
+};
