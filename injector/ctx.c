@@ -372,7 +372,8 @@ int inj_revert_all(struct inj_ctx *ctx, struct fl_err *err)
 {
     int first = 0, r;
 
-    qsort(ctx->j, ctx->nj, sizeof(ctx->j[0]), by_seq_desc);
+    if (ctx->nj > 1) /* qsort(NULL, 0) is undefined */
+        qsort(ctx->j, ctx->nj, sizeof(ctx->j[0]), by_seq_desc);
     while (ctx->nj > 0) {
         char id[INJ_ID_MAX + 1];
 
@@ -436,7 +437,8 @@ int inj_list(struct inj_ctx *ctx, json_t **out, struct fl_err *err)
 
     if (arr == NULL)
         return fl_errf(err, -ENOMEM, "out of memory");
-    qsort(ctx->j, ctx->nj, sizeof(ctx->j[0]), by_seq_asc);
+    if (ctx->nj > 1)
+        qsort(ctx->j, ctx->nj, sizeof(ctx->j[0]), by_seq_asc);
     for (i = 0; i < ctx->nj; i++) {
         struct inj_jentry *e = &ctx->j[i];
         json_t *ev = json_object();

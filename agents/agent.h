@@ -1,0 +1,204 @@
+/*
+ * faultline-agent internals: the configuration, the agent's state (one
+ * injector context, the leases of the faults it applied, metrics) and the
+ * operations the HTTP layer calls. The HTTP layer (api.c) only parses and
+ * answers; every change of kernel state goes through the agent_* functions in
+ * agent.c, which hold the one lock around the injector (the injector context
+ * is not thread-safe) and the lease table. The lease thread (lease.c) reverts
+ * faults whose lease ran out.
+ *
+ * Files:
+ *   main.c     command line, start-up order, signals, shutdown
+ *   config.c   options, token and TLS files, allowlist / control checks
+ *   agent.c    apply / renew / revert / list under the lock; leases; metrics
+ *   api.c      libmicrohttpd handler: routing, auth, bodies, JSON answers
+ *   capture.c  libpcap captures under the state directory
+ *   priv.c     capability and no_new_privs drop
+ */
+#ifndef FAULTLINE_AGENT_H
+#define FAULTLINE_AGENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+
+#include "faultline/cidr.h"
+#include "faultline/err.h"
+#include "faultline/inject.h"
+
+#define AGENT_VERSION    "0.1.0"
+#define AGENT_TOKEN_MIN  16          /* shortest bearer token accepted */
+#define AGENT_TOKEN_MAX  4096        /* longest token file content */
+#define AGENT_BODY_MAX   (64 * 1024) /* request bodies above this: 413 */
+#define AGENT_TTL_MIN_MS 100         /* shortest lease */
+#define AGENT_TTL_MAX_MS 86400000LL  /* longest lease: one day */
+#define AGENT_FAULTS_MAX 1024        /* active faults per agent */
+#define AGENT_IFNAME_MAX 16
+
+struct agent_config {
+    /* --listen ADDR:PORT */
+    const char *listen;
+    struct sockaddr_storage listen_addr;
+    socklen_t listen_len;
+    /* --token-file FILE, loaded by agent_config_load (wiped on free) */
+    const char *token_file;
+    char *token;
+    size_t token_len;
+    /* --state-dir DIR: journal under DIR/journal, captures under DIR/captures */
+    const char *state_dir;
+    /* --allow CIDR | --allow dev:IFNAME (repeatable) */
+    struct fl_cidr *allow;
+    size_t n_allow;
+    char (*allow_devs)[AGENT_IFNAME_MAX];
+    size_t n_allow_devs;
+    /* --control CIDR (repeatable): exempt from every fault, refused in specs */
+    struct fl_cidr *control;
+    size_t n_control;
+    /* --tls-cert / --tls-key, PEM text loaded by agent_config_load */
+    const char *tls_cert, *tls_key;
+    char *tls_cert_pem, *tls_key_pem;
+    bool check_only;  /* -n */
+    int verbose;      /* -v */
+    unsigned threads; /* --threads N: HTTP worker threads */
+};
+
+/*
+ * Parse the command line into cfg (pointers into argv are kept). Returns 0,
+ * 1 when --help was printed, or -EINVAL with err set. cfg is zeroed first;
+ * free with agent_config_free().
+ */
+int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct fl_err *err);
+/* Read the token file (and TLS PEM files) into cfg. 0 or negative errno with err. */
+int agent_config_load(struct agent_config *cfg, struct fl_err *err);
+/* Free what parse/load allocated; the token is wiped first. Accepts NULL. */
+void agent_config_free(struct agent_config *cfg);
+/* Usage text for --help and usage errors. */
+void agent_usage(FILE *fp);
+/*
+ * Check a fault against the allowlist and the control network: every CIDR it
+ * names must lie inside an --allow prefix and overlap no --control prefix,
+ * every interface must be allowed; a fault naming nothing (a host-wide
+ * fault) needs an --allow of 0.0.0.0/0 or ::/0. Returns 0 or -EPERM with err.
+ */
+int agent_policy_check(const struct agent_config *cfg, const struct inj_fault *f,
+                       struct fl_err *err);
+/* Constant-time comparison of a presented token with the configured one. */
+bool agent_token_equal(const char *want, size_t want_len, const char *got, size_t got_len);
+/* Parse "a.b.c.d:port" or "[v6]:port" (numeric only). 0 or -EINVAL with err. */
+int agent_addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+                     struct fl_err *err);
+
+/* One lease: a fault the agent applied and will revert unless renewed. */
+struct agent_lease {
+    char id[INJ_ID_MAX + 1];
+    char kind[32];
+    int64_t ttl_ms;
+    int64_t expires_ns;     /* CLOCK_MONOTONIC */
+    int64_t apply_start_ns; /* CLOCK_MONOTONIC, around inj_apply */
+    int64_t apply_end_ns;
+};
+
+struct agent_metrics {
+    uint64_t applied, reverted, expired, apply_failed;
+    uint64_t apply_ns_sum, apply_count;
+    uint64_t requests[600]; /* by status code */
+};
+
+struct agent {
+    const struct agent_config *cfg;
+    pthread_mutex_t lock; /* guards everything below and every inj_* call */
+    pthread_cond_t cond;  /* lease changes and stop, for the lease thread */
+    struct inj_ctx *inj;
+    struct agent_lease *leases;
+    size_t n_leases;
+    bool stopping;
+    bool lease_thread_running;
+    pthread_t lease_thread;
+    struct agent_metrics m;
+    int64_t started_ns;
+    json_t *caps; /* capability probe at start-up */
+};
+
+/* Result of an apply: the host's timestamps and the lease. */
+struct agent_apply_result {
+    int created; /* 1: applied now (201); 0: already there, lease renewed (200) */
+    struct agent_lease lease;
+};
+
+/*
+ * Initialise a (lock, condvar) around an open injector context (ownership of
+ * inj passes to a). Does not start the lease thread.
+ */
+int agent_init(struct agent *a, const struct agent_config *cfg, struct inj_ctx *inj);
+/* Stop the lease thread, close the injector, free leases. Faults stay applied. */
+void agent_fini(struct agent *a);
+/* Start / stop the thread that reverts expired leases. */
+int agent_lease_start(struct agent *a);
+void agent_lease_stop(struct agent *a);
+
+/*
+ * Apply fault f as id with a lease of ttl_ms. Policy is checked first (-EPERM);
+ * same id and equal spec renews the lease (res->created = 0); same id and a
+ * different spec: -EEXIST; too many faults: -ENOSPC; injector errors as
+ * inj_apply. On error nothing changed.
+ */
+int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f, int64_t ttl_ms,
+                      struct agent_apply_result *res, struct fl_err *err);
+/* Renew id's lease (ttl_ms <= 0: its previous TTL). 0, or -ENOENT. *out filled on success. */
+int agent_fault_renew(struct agent *a, const char *id, int64_t ttl_ms, struct agent_lease *out,
+                      struct fl_err *err);
+/* Revert id and drop its lease. 0, -ENOENT when the agent holds no such fault, or an error. */
+int agent_fault_revert(struct agent *a, const char *id, struct fl_err *err);
+/* Revert every fault (journal order) and drop all leases. *n = how many there were. */
+int agent_revert_all(struct agent *a, size_t *n, struct fl_err *err);
+/*
+ * Active faults as a JSON array (new reference): the injector's list with
+ * each entry's lease (ttl_ms, expires_in_ms, apply_start_ns, apply_end_ns).
+ * id non-NULL: only that fault (an empty array when absent).
+ */
+int agent_list(struct agent *a, const char *id, json_t **out, struct fl_err *err);
+/* Number of active leases. */
+size_t agent_active(struct agent *a);
+/* Count a response status. */
+void agent_count_status(struct agent *a, unsigned status);
+/* Prometheus text exposition of the metrics (malloc'd, caller frees). */
+char *agent_metrics_text(struct agent *a);
+
+/* ---- api.c ---- */
+struct MHD_Daemon;
+/* Start libmicrohttpd on the listening socket fd. NULL with err on failure. */
+struct MHD_Daemon *agent_api_start(struct agent *a, int fd, struct fl_err *err);
+/* Stop serving; waits for requests in flight. Accepts NULL. */
+void agent_api_stop(struct MHD_Daemon *d);
+
+/* ---- capture.c ---- */
+/* True when the agent was built with libpcap. */
+bool agent_capture_supported(void);
+/*
+ * Start a capture from a JSON request {"id","dev","filter","max_packets",
+ * "max_bytes","duration_ms"}; answers with a JSON object (new reference) in
+ * *out. Returns an HTTP status.
+ */
+unsigned agent_capture_start(struct agent *a, const json_t *req, json_t **out);
+/* Stop capture id; HTTP status, *out as above. */
+unsigned agent_capture_stop(struct agent *a, const char *id, json_t **out);
+/* List captures (new reference). */
+json_t *agent_capture_list(struct agent *a);
+/* Stop every capture (shutdown). */
+void agent_capture_stop_all(struct agent *a);
+
+/* ---- priv.c ---- */
+/*
+ * Keep only CAP_NET_ADMIN, CAP_NET_RAW and CAP_KILL (effective, permitted and
+ * bounding sets), clear inheritable and ambient sets, set no_new_privs. Call
+ * from the main thread before any other thread exists: capabilities are
+ * per-thread and new threads inherit them. 0 or negative errno with err.
+ */
+int agent_priv_drop(struct fl_err *err);
+
+#endif

@@ -1,0 +1,648 @@
+/*
+ * The HTTP/JSON API over libmicrohttpd. This layer authenticates, reads a
+ * capped body, parses it strictly with jansson (unknown fields, wrong types
+ * and duplicate keys are 400s), routes, and answers with JSON; it changes
+ * nothing itself: state changes go through agent.c. The bearer token is
+ * checked on the first callback, before any body is read, and a too-large
+ * Content-Length is refused there too, so unauthenticated or oversized
+ * requests cost nothing. Every error is {"error": "..."} and leaves the
+ * agent's state as it was.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "agent.h"
+#include "faultline/buf.h"
+#include "faultline/log.h"
+#include "faultline/timeutil.h"
+
+struct req {
+    struct fl_buf body;
+    bool too_big;
+    bool answered; /* a response was queued on the first call */
+    int64_t t0;
+};
+
+static const char *const HDR_JSON = "application/json";
+
+static enum MHD_Result send_text(struct agent *a, struct MHD_Connection *c, unsigned status,
+                                 char *text, const char *ctype, const char *allow)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result r;
+
+    if (text == NULL) {
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        text = strdup("{\"error\":\"out of memory\"}");
+        if (text == NULL)
+            return MHD_NO;
+    }
+    resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"faultline-agent\"");
+    r = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    agent_count_status(a, status);
+    return r;
+}
+
+/* Answer with body (reference stolen). */
+static enum MHD_Result send_json(struct agent *a, struct MHD_Connection *c, unsigned status,
+                                 json_t *body)
+{
+    char *text;
+
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    return send_text(a, c, status, text, HDR_JSON, NULL);
+}
+
+static enum MHD_Result send_error(struct agent *a, struct MHD_Connection *c, unsigned status,
+                                  const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result send_error(struct agent *a, struct MHD_Connection *c, unsigned status,
+                                  const char *allow, const char *fmt, ...)
+{
+    char msg[FL_ERR_MAX + 64], *text;
+    json_t *o;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    o = json_pack("{s:s}", "error", msg);
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return send_text(a, c, status, text, HDR_JSON, allow);
+}
+
+/* Status for an error code from agent.c / the injector. */
+static unsigned status_of(int code)
+{
+    switch (code) {
+    case -EINVAL:
+    case -ERANGE:
+    case -E2BIG:
+        return MHD_HTTP_BAD_REQUEST;
+    case -EPERM:
+    case -EACCES:
+        return MHD_HTTP_FORBIDDEN;
+    case -ENOENT:
+        return MHD_HTTP_NOT_FOUND;
+    case -EEXIST:
+        return MHD_HTTP_CONFLICT;
+    case -EOPNOTSUPP:
+        return MHD_HTTP_NOT_IMPLEMENTED;
+    case -ENOSPC:
+    case -ESHUTDOWN:
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    default:
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+static enum MHD_Result send_err(struct agent *a, struct MHD_Connection *c, int code,
+                                const struct fl_err *err)
+{
+    return send_error(a, c, status_of(code), NULL, "%s", err->msg[0] ? err->msg : strerror(-code));
+}
+
+static bool authorized(struct agent *a, struct MHD_Connection *c)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return false;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return agent_token_equal(a->cfg->token, a->cfg->token_len, h, strlen(h));
+}
+
+/*
+ * Parse the body as one JSON object. Empty body: *out = NULL when allow_empty.
+ * Returns 0 or an HTTP status with msg filled.
+ */
+static unsigned parse_body(const struct req *rq, bool allow_empty, json_t **out, char *msg,
+                           size_t len)
+{
+    json_error_t je;
+    json_t *j;
+
+    *out = NULL;
+    if (rq->body.len == 0) {
+        if (allow_empty)
+            return 0;
+        snprintf(msg, len, "request body must be a JSON object");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    j = json_loadb(rq->body.p, rq->body.len, JSON_REJECT_DUPLICATES, &je);
+    if (j == NULL) {
+        snprintf(msg, len, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(msg, len, "request body must be a JSON object");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    *out = j;
+    return 0;
+}
+
+/* Every key of o must be in allowed; msg names the first stranger. */
+static bool known_keys(const json_t *o, const char *const *allowed, char *msg, size_t len)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    json_object_foreach((json_t *)o, key, v)
+    {
+        for (i = 0; allowed[i] != NULL; i++)
+            if (strcmp(key, allowed[i]) == 0)
+                break;
+        if (allowed[i] == NULL) {
+            snprintf(msg, len, "unknown field '%.64s'", key);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Optional/required ttl_ms. Returns 0 or 400 with msg. *ttl untouched when absent. */
+static unsigned get_ttl(const json_t *o, bool required, int64_t *ttl, char *msg, size_t len)
+{
+    json_t *v = json_object_get(o, "ttl_ms");
+
+    if (v == NULL) {
+        if (!required)
+            return 0;
+        snprintf(msg, len, "missing field 'ttl_ms': every fault has a lease (%d..%lld ms)",
+                 AGENT_TTL_MIN_MS, AGENT_TTL_MAX_MS);
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (!json_is_integer(v)) {
+        snprintf(msg, len, "field 'ttl_ms' must be an integer (milliseconds)");
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    if (json_integer_value(v) < AGENT_TTL_MIN_MS || json_integer_value(v) > AGENT_TTL_MAX_MS) {
+        snprintf(msg, len, "field 'ttl_ms' must be %d..%lld", AGENT_TTL_MIN_MS, AGENT_TTL_MAX_MS);
+        return MHD_HTTP_BAD_REQUEST;
+    }
+    *ttl = (int64_t)json_integer_value(v);
+    return 0;
+}
+
+static int64_t to_wall(int64_t mono)
+{
+    return fl_wall_ns() - (fl_now_ns() - mono);
+}
+
+static json_t *lease_answer(const struct agent_lease *l, bool created)
+{
+    int64_t left = (l->expires_ns - fl_now_ns()) / 1000000LL;
+
+    return json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "id", l->id, "kind", l->kind,
+                     "created", created, "ttl_ms", (json_int_t)l->ttl_ms, "expires_in_ms",
+                     (json_int_t)(left > 0 ? left : 0), "apply_start_ns",
+                     (json_int_t)l->apply_start_ns, "apply_end_ns", (json_int_t)l->apply_end_ns,
+                     "apply_start_wall_ns", (json_int_t)to_wall(l->apply_start_ns),
+                     "apply_end_wall_ns", (json_int_t)to_wall(l->apply_end_ns), "clock",
+                     "CLOCK_MONOTONIC");
+}
+
+static enum MHD_Result post_fault(struct agent *a, struct MHD_Connection *c, struct req *rq)
+{
+    static const char *const keys[] = {"id", "fault", "ttl_ms", NULL};
+    struct agent_apply_result res;
+    struct inj_fault *f = NULL;
+    struct fl_err err;
+    char msg[FL_ERR_MAX + 64];
+    json_t *body, *id, *spec;
+    int64_t ttl = 0;
+    unsigned st;
+    int r;
+
+    fl_err_clear(&err);
+    st = parse_body(rq, false, &body, msg, sizeof(msg));
+    if (st == 0 && !known_keys(body, keys, msg, sizeof(msg)))
+        st = MHD_HTTP_BAD_REQUEST;
+    if (st != 0)
+        goto bad;
+    id = json_object_get(body, "id");
+    spec = json_object_get(body, "fault");
+    if (!json_is_string(id)) {
+        snprintf(msg, sizeof(msg), "%s", id ? "field 'id' must be a string" : "missing field 'id'");
+        st = MHD_HTTP_BAD_REQUEST;
+        goto bad;
+    }
+    if (!inj_id_valid(json_string_value(id))) {
+        snprintf(msg, sizeof(msg), "bad fault id: expected [A-Za-z0-9_.-]{1,%d}", INJ_ID_MAX);
+        st = MHD_HTTP_BAD_REQUEST;
+        goto bad;
+    }
+    if (!json_is_object(spec)) {
+        snprintf(msg, sizeof(msg), "%s",
+                 spec ? "field 'fault' must be an object" : "missing field 'fault'");
+        st = MHD_HTTP_BAD_REQUEST;
+        goto bad;
+    }
+    if ((st = get_ttl(body, true, &ttl, msg, sizeof(msg))) != 0)
+        goto bad;
+    r = inj_fault_parse_json(spec, &f, &err);
+    if (r < 0) {
+        snprintf(msg, sizeof(msg), "fault: %s", err.msg[0] ? err.msg : strerror(-r));
+        st = MHD_HTTP_BAD_REQUEST;
+        goto bad;
+    }
+    r = agent_fault_apply(a, json_string_value(id), f, ttl, &res, &err);
+    if (fl_log_verbose() || r < 0)
+        log_info("apply %s (%s): %s", json_string_value(id), inj_fault_kind(f),
+                 r < 0         ? err.msg
+                 : res.created ? "applied"
+                               : "already applied");
+    inj_fault_free(f);
+    json_decref(body);
+    if (r < 0)
+        return send_err(a, c, r, &err);
+    return send_json(a, c, res.created ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+                     lease_answer(&res.lease, res.created));
+bad:
+    json_decref(body);
+    return send_error(a, c, st, NULL, "%s", msg);
+}
+
+static enum MHD_Result post_renew(struct agent *a, struct MHD_Connection *c, struct req *rq,
+                                  const char *id)
+{
+    static const char *const keys[] = {"ttl_ms", NULL};
+    struct agent_lease l;
+    struct fl_err err;
+    char msg[FL_ERR_MAX + 64];
+    json_t *body;
+    int64_t ttl = 0;
+    unsigned st;
+    int r;
+
+    fl_err_clear(&err);
+    st = parse_body(rq, true, &body, msg, sizeof(msg));
+    if (st == 0 && body != NULL && !known_keys(body, keys, msg, sizeof(msg)))
+        st = MHD_HTTP_BAD_REQUEST;
+    if (st == 0 && body != NULL)
+        st = get_ttl(body, false, &ttl, msg, sizeof(msg));
+    json_decref(body);
+    if (st != 0)
+        return send_error(a, c, st, NULL, "%s", msg);
+    r = agent_fault_renew(a, id, ttl, &l, &err);
+    if (r < 0)
+        return send_err(a, c, r, &err);
+    return send_json(a, c, MHD_HTTP_OK, lease_answer(&l, false));
+}
+
+static enum MHD_Result delete_fault(struct agent *a, struct MHD_Connection *c, struct req *rq,
+                                    const char *id)
+{
+    struct fl_err err;
+    int64_t t0, t1;
+    int r;
+
+    if (rq->body.len != 0)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL, "DELETE takes no body");
+    fl_err_clear(&err);
+    t0 = fl_now_ns();
+    r = agent_fault_revert(a, id, &err);
+    t1 = fl_now_ns();
+    if (fl_log_verbose() || (r < 0 && r != -ENOENT))
+        log_info("revert %s: %s", id, r < 0 ? err.msg : "reverted");
+    if (r < 0)
+        return send_err(a, c, r, &err);
+    return send_json(a, c, MHD_HTTP_OK,
+                     json_pack("{s:s,s:b,s:I,s:I,s:I,s:I,s:s}", "id", id, "reverted", 1,
+                               "revert_start_ns", (json_int_t)t0, "revert_end_ns", (json_int_t)t1,
+                               "revert_start_wall_ns", (json_int_t)to_wall(t0),
+                               "revert_end_wall_ns", (json_int_t)to_wall(t1), "clock",
+                               "CLOCK_MONOTONIC"));
+}
+
+static enum MHD_Result post_revert_all(struct agent *a, struct MHD_Connection *c, struct req *rq)
+{
+    static const char *const none[] = {NULL};
+    struct fl_err err;
+    char msg[FL_ERR_MAX + 64];
+    json_t *body;
+    unsigned st;
+    size_t n = 0;
+    int r;
+
+    st = parse_body(rq, true, &body, msg, sizeof(msg));
+    if (st == 0 && body != NULL && !known_keys(body, none, msg, sizeof(msg)))
+        st = MHD_HTTP_BAD_REQUEST;
+    json_decref(body);
+    if (st != 0)
+        return send_error(a, c, st, NULL, "%s", msg);
+    fl_err_clear(&err);
+    r = agent_revert_all(a, &n, &err);
+    log_info("revert-all: %zu fault(s)%s%s", n, r < 0 ? ": " : "", r < 0 ? err.msg : "");
+    if (r < 0)
+        return send_err(a, c, r, &err);
+    return send_json(a, c, MHD_HTTP_OK, json_pack("{s:I}", "reverted", (json_int_t)n));
+}
+
+static enum MHD_Result get_faults(struct agent *a, struct MHD_Connection *c, const char *id)
+{
+    struct fl_err err;
+    json_t *list = NULL, *one;
+    int r;
+
+    fl_err_clear(&err);
+    r = agent_list(a, id, &list, &err);
+    if (r < 0)
+        return send_err(a, c, r, &err);
+    if (id == NULL)
+        return send_json(a, c, MHD_HTTP_OK, json_pack("{s:o}", "faults", list));
+    one = json_array_get(list, 0);
+    if (one == NULL) {
+        json_decref(list);
+        return send_error(a, c, MHD_HTTP_NOT_FOUND, NULL, "no active fault '%s'", id);
+    }
+    json_incref(one);
+    json_decref(list);
+    return send_json(a, c, MHD_HTTP_OK, one);
+}
+
+static enum MHD_Result get_health(struct agent *a, struct MHD_Connection *c)
+{
+    return send_json(a, c, MHD_HTTP_OK,
+                     json_pack("{s:s,s:s,s:I,s:I}", "status", "ok", "version", AGENT_VERSION,
+                               "uptime_ms", (json_int_t)((fl_now_ns() - a->started_ns) / 1000000),
+                               "active_faults", (json_int_t)agent_active(a)));
+}
+
+static json_t *kinds_json(void)
+{
+    const char *const *k = inj_kind_names();
+    json_t *arr = json_array();
+
+    for (; k != NULL && *k != NULL; k++)
+        json_array_append_new(arr, json_string(*k));
+    return arr;
+}
+
+static enum MHD_Result get_capabilities(struct agent *a, struct MHD_Connection *c)
+{
+    json_t *probe = NULL;
+    int r;
+
+    pthread_mutex_lock(&a->lock);
+    r = inj_probe(a->inj, &probe, NULL);
+    pthread_mutex_unlock(&a->lock);
+    if (r < 0 || probe == NULL)
+        return send_error(a, c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "capability probe failed: %s",
+                          strerror(r < 0 ? -r : EIO));
+    return send_json(a, c, MHD_HTTP_OK,
+                     json_pack("{s:o,s:o,s:b}", "kernel", probe, "kinds", kinds_json(), "captures",
+                               agent_capture_supported()));
+}
+
+static enum MHD_Result send_capture(struct agent *a, struct MHD_Connection *c, unsigned st,
+                                    json_t *out)
+{
+    return send_json(a, c, st, out);
+}
+
+/* Split "/v1/faults/ID/renew" into at most 4 segments after "/v1". */
+static int split(const char *url, char seg[4][INJ_ID_MAX + 16])
+{
+    const char *p = url, *e;
+    int n = 0;
+    size_t len;
+
+    while (*p == '/')
+        p++;
+    while (*p != '\0') {
+        if (n == 4)
+            return -1;
+        e = strchr(p, '/');
+        len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0 || len >= INJ_ID_MAX + 16)
+            return -1;
+        memcpy(seg[n], p, len);
+        seg[n][len] = '\0';
+        n++;
+        p += len;
+        while (*p == '/')
+            p++;
+    }
+    return n;
+}
+
+static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const char *url,
+                             const char *m, struct req *rq)
+{
+    char seg[4][INJ_ID_MAX + 16];
+    bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0, del = strcmp(m, "DELETE") == 0;
+    json_t *body = NULL, *out = NULL;
+    char msg[FL_ERR_MAX + 64];
+    unsigned st;
+    int n;
+
+    n = split(url, seg);
+    if (n < 2 || strcmp(seg[0], "v1") != 0)
+        return send_error(a, c, MHD_HTTP_NOT_FOUND, NULL, "no such endpoint");
+    if (n == 2 && strcmp(seg[1], "health") == 0)
+        return get ? get_health(a, c)
+                   : send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "use GET");
+    if (n == 2 && strcmp(seg[1], "capabilities") == 0) {
+        if (!get)
+            return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "use GET");
+        return get_capabilities(a, c);
+    }
+    if (n == 2 && strcmp(seg[1], "revert-all") == 0)
+        return post ? post_revert_all(a, c, rq)
+                    : send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST", "use POST");
+    if (strcmp(seg[1], "faults") == 0) {
+        if (n == 2) {
+            if (get)
+                return get_faults(a, c, NULL);
+            if (post)
+                return post_fault(a, c, rq);
+            return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, POST", "use GET or POST");
+        }
+        if (!inj_id_valid(seg[2]))
+            return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL,
+                              "bad fault id: expected [A-Za-z0-9_.-]{1,%d}", INJ_ID_MAX);
+        if (n == 3) {
+            if (get)
+                return get_faults(a, c, seg[2]);
+            if (del)
+                return delete_fault(a, c, rq, seg[2]);
+            return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET, DELETE",
+                              "use GET or DELETE");
+        }
+        if (n == 4 && strcmp(seg[3], "renew") == 0)
+            return post ? post_renew(a, c, rq, seg[2])
+                        : send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST", "use POST");
+    }
+    if (strcmp(seg[1], "captures") == 0 && n <= 3) {
+        if (n == 2 && get)
+            return send_json(a, c, MHD_HTTP_OK,
+                             json_pack("{s:o}", "captures", agent_capture_list(a)));
+        if (n == 2 && post) {
+            st = parse_body(rq, false, &body, msg, sizeof(msg));
+            if (st != 0)
+                return send_error(a, c, st, NULL, "%s", msg);
+            st = agent_capture_start(a, body, &out);
+            json_decref(body);
+            return send_capture(a, c, st, out);
+        }
+        if (n == 3 && del) {
+            if (!inj_id_valid(seg[2]))
+                return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL, "bad capture id");
+            st = agent_capture_stop(a, seg[2], &out);
+            return send_capture(a, c, st, out);
+        }
+        return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, n == 2 ? "GET, POST" : "DELETE",
+                          "method not allowed");
+    }
+    return send_error(a, c, MHD_HTTP_NOT_FOUND, NULL, "no such endpoint");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    struct agent *a = cls;
+    struct req *rq = *con_cls;
+    const char *cl;
+    enum MHD_Result r;
+    char *end;
+    unsigned long long len;
+
+    if (rq == NULL) {
+        rq = calloc(1, sizeof(*rq));
+        if (rq == NULL)
+            return MHD_NO;
+        fl_buf_init(&rq->body, AGENT_BODY_MAX);
+        rq->t0 = fl_now_ns();
+        *con_cls = rq;
+        if (strcmp(url, "/metrics") != 0 && !authorized(a, c)) {
+            rq->answered = true;
+            return send_error(a, c, MHD_HTTP_UNAUTHORIZED, NULL, "missing or wrong bearer token");
+        }
+        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL) {
+            errno = 0;
+            len = strtoull(cl, &end, 10);
+            if (errno != 0 || *end != '\0' || len > AGENT_BODY_MAX) {
+                rq->answered = true;
+                return send_error(a, c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                                  "request body larger than %d bytes", AGENT_BODY_MAX);
+            }
+        }
+        return MHD_YES;
+    }
+    if (rq->answered) {
+        *upload_size = 0; /* discard the body of a refused request */
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        if (!rq->too_big && fl_buf_add(&rq->body, upload, *upload_size) < 0)
+            rq->too_big = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (rq->too_big)
+        return send_error(a, c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
+                          "request body larger than %d bytes", AGENT_BODY_MAX);
+    if (strcmp(url, "/metrics") == 0) {
+        if (strcmp(method, "GET") != 0)
+            return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "use GET");
+        return send_text(a, c, MHD_HTTP_OK, agent_metrics_text(a),
+                         "text/plain; version=0.0.4; charset=utf-8", NULL);
+    }
+    r = route(a, c, url, method, rq);
+    if (fl_log_verbose())
+        log_debug("%s %s %.3f ms", method, url, (double)(fl_now_ns() - rq->t0) / 1e6);
+    return r;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct req *rq = *con_cls;
+
+    if (rq != NULL) {
+        fl_buf_free(&rq->body);
+        free(rq);
+        *con_cls = NULL;
+    }
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_warnx("http: %s", line);
+}
+
+struct MHD_Daemon *agent_api_start(struct agent *a, int fd, struct fl_err *err)
+{
+    const struct agent_config *cfg = a->cfg;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem tls[3];
+    struct MHD_Daemon *d;
+
+    memset(tls, 0, sizeof(tls));
+    tls[0].option = MHD_OPTION_END;
+    if (cfg->tls_cert_pem != NULL) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            fl_errf(err, -EOPNOTSUPP, "this libmicrohttpd has no TLS support");
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+        tls[0].option = MHD_OPTION_HTTPS_MEM_CERT;
+        tls[0].ptr_value = cfg->tls_cert_pem;
+        tls[1].option = MHD_OPTION_HTTPS_MEM_KEY;
+        tls[1].ptr_value = cfg->tls_key_pem;
+        tls[2].option = MHD_OPTION_END;
+    }
+    d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
+                         MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_ARRAY, tls,
+                         MHD_OPTION_END);
+    if (d == NULL)
+        fl_errf(err, -EIO, "libmicrohttpd failed to start (TLS key/certificate valid?)");
+    return d;
+}
+
+void agent_api_stop(struct MHD_Daemon *d)
+{
+    if (d != NULL)
+        MHD_stop_daemon(d);
+}

@@ -1,0 +1,273 @@
+/*
+ * Agent benchmark: apply-to-effect latency through the API (request sent ->
+ * rules active in the kernel, taken from the agent's apply_end_ns on the same
+ * CLOCK_MONOTONIC) and revert latency, median and p99 over many requests,
+ * beside the time of one `ip netns exec H nft add rule ...` call measured in
+ * the same run, printed as a ratio; and the agent's RSS at idle.
+ *
+ * Needs root. Makes its own namespace fl-b<pid>-h, runs the agent given as
+ * argv[1] (default: the one built beside it) on its loopback, removes
+ * everything at the end. Usage: bench_agent [N] [AGENT]  (N requests, default 500)
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "faultline/buf.h"
+#include "faultline/timeutil.h"
+
+#ifndef FAULTLINE_AGENT_PATH
+#define FAULTLINE_AGENT_PATH "faultline-agent"
+#endif
+
+extern char **environ;
+
+static char ns[64], dir[64], url[128], auth[128];
+static pid_t agent = -1;
+
+static void cleanup(void)
+{
+    char cmd[256];
+
+    if (agent > 0) {
+        kill(agent, SIGTERM);
+        waitpid(agent, NULL, 0);
+        agent = -1;
+    }
+    snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null; rm -rf %s", ns, dir);
+    if (ns[0] != '\0' && system(cmd) != 0)
+        fprintf(stderr, "cleanup failed: %s\n", cmd);
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp);
+    return v[(int)((n - 1) * p + 0.5)];
+}
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ud)
+{
+    fl_buf_add(ud, p, sz * n);
+    return sz * n;
+}
+
+static long req(CURL *h, const char *method, const char *path, const char *body, char **resp)
+{
+    struct curl_slist *hd = NULL;
+    struct fl_buf b;
+    char u[256];
+    long st = 0;
+
+    fl_buf_init(&b, 1 << 20);
+    curl_easy_reset(h); /* keeps the connection; forgets the previous method and body */
+    snprintf(u, sizeof(u), "%s%s", url, path);
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    hd = curl_slist_append(hd, auth);
+    hd = curl_slist_append(hd, "Expect:");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+    curl_slist_free_all(hd);
+    if (resp)
+        *resp = b.p ? fl_buf_take(&b) : strdup("");
+    fl_buf_free(&b);
+    return st;
+}
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    fp = fopen(path, "re");
+    if (fp == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), fp))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(fp);
+    return kb;
+}
+
+static double run_ms(const char *const argv[])
+{
+    int64_t t0 = fl_now_ns();
+    pid_t pid;
+    int st;
+
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, (char *const *)argv, environ) != 0)
+        return -1;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return -1;
+    return (double)(fl_now_ns() - t0) / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    const char *bin = argc > 2 ? argv[2] : FAULTLINE_AGENT_PATH;
+    int n = argc > 1 ? atoi(argv[1]) : 500, i, fd, ok = 0, nn = 50;
+    double *eff, *rtt, *rev, *nft, rsskb_idle, rsskb_after;
+    char path[128], body[512], cmd[512], *resp, nspath[128];
+    const char *nft_argv[] = {"ip",   "netns",   "exec", ns,   "nft",   "add",           "rule",
+                              "inet", "flbench", "c",    "ip", "saddr", "198.18.1.0/24", "counter",
+                              "drop", NULL};
+    int64_t t0;
+    json_t *j;
+    CURL *h;
+    FILE *fp;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "bench_agent: needs root (network namespaces)\n");
+        return 77;
+    }
+    if (n < 10)
+        n = 10;
+    snprintf(ns, sizeof(ns), "fl-b%d-h", (int)getpid());
+    snprintf(dir, sizeof(dir), "/tmp/fl-bench-agent-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    atexit(cleanup);
+    snprintf(cmd, sizeof(cmd), "ip netns add %s && ip -n %s link set lo up", ns, ns);
+    if (system(cmd) != 0)
+        return 1;
+    snprintf(path, sizeof(path), "%s/token", dir);
+    fp = fopen(path, "w");
+    fprintf(fp, "bench-token-0123456789abcdef\n");
+    fclose(fp);
+    chmod(path, 0600);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer bench-token-0123456789abcdef");
+    snprintf(url, sizeof(url), "http://127.0.0.1:7340");
+    snprintf(nspath, sizeof(nspath), "/run/netns/%s", ns);
+
+    agent = fork();
+    if (agent == 0) {
+        char state[128], log[128];
+
+        snprintf(state, sizeof(state), "%s/state", dir);
+        snprintf(log, sizeof(log), "%s/agent.log", dir);
+        fd = open(nspath, O_RDONLY);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+            _exit(126);
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 2);
+        execl(bin, bin, "--listen", "127.0.0.1:7340", "--token-file", path, "--state-dir", state,
+              "--allow", "198.18.0.0/16", "--control", "198.18.9.0/24", (char *)NULL);
+        _exit(127);
+    }
+    fd = open(nspath, O_RDONLY);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+        return 1;
+    close(fd);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    h = curl_easy_init();
+    for (i = 0; i < 500 && req(h, "GET", "/v1/health", NULL, NULL) != 200; i++)
+        usleep(10000);
+    if (i == 500) {
+        fprintf(stderr, "bench_agent: agent did not start (see %s/agent.log)\n", dir);
+        return 1;
+    }
+    usleep(300000);
+    rsskb_idle = (double)rss_kb(agent);
+
+    eff = calloc((size_t)n, sizeof(double));
+    rtt = calloc((size_t)n, sizeof(double));
+    rev = calloc((size_t)n, sizeof(double));
+    nft = calloc((size_t)nn, sizeof(double));
+    for (i = 0; i < n; i++) {
+        snprintf(body, sizeof(body),
+                 "{\"id\":\"b%d\",\"ttl_ms\":60000,\"fault\":{\"kind\":\"partition\","
+                 "\"mode\":\"drop\",\"groups\":[[\"198.18.1.0/24\"],[\"198.18.2.0/24\"]]}}",
+                 i);
+        t0 = fl_now_ns();
+        if (req(h, "POST", "/v1/faults", body, &resp) != 201) {
+            fprintf(stderr, "apply %d failed: %s\n", i, resp);
+            free(resp);
+            return 1;
+        }
+        rtt[i] = (double)(fl_now_ns() - t0) / 1e6;
+        j = json_loads(resp, 0, NULL);
+        eff[i] = (double)(json_integer_value(json_object_get(j, "apply_end_ns")) - t0) / 1e6;
+        json_decref(j);
+        free(resp);
+        snprintf(path, sizeof(path), "/v1/faults/b%d", i);
+        t0 = fl_now_ns();
+        if (req(h, "DELETE", path, NULL, NULL) != 200) {
+            fprintf(stderr, "revert %d failed\n", i);
+            return 1;
+        }
+        rev[i] = (double)(fl_now_ns() - t0) / 1e6;
+        ok++;
+    }
+    rsskb_after = (double)rss_kb(agent);
+
+    /* The alternative: one nft CLI call per rule, in the same namespace. */
+    snprintf(
+        cmd, sizeof(cmd),
+        "ip netns exec %s nft add table inet flbench && "
+        "ip netns exec %s nft add chain inet flbench c '{ type filter hook input priority 0; }'",
+        ns, ns);
+    if (system(cmd) != 0)
+        return 1;
+    for (i = 0; i < nn; i++)
+        if ((nft[i] = run_ms(nft_argv)) < 0) {
+            fprintf(stderr, "nft add rule failed\n");
+            return 1;
+        }
+    snprintf(cmd, sizeof(cmd), "ip netns exec %s nft delete table inet flbench", ns);
+    if (system(cmd) != 0)
+        return 1;
+
+    {
+        double em = pct(eff, n, 0.5), ep = pct(eff, n, 0.99), rm = pct(rtt, n, 0.5),
+               rp = pct(rtt, n, 0.99), vm = pct(rev, n, 0.5), vp = pct(rev, n, 0.99),
+               nm = pct(nft, nn, 0.5);
+
+        printf("faultline-agent benchmark (%d apply+revert through the API, keep-alive)\n", ok);
+        printf("  apply-to-effect (request sent -> rules active): median %.3f ms  p99 %.3f ms\n",
+               em, ep);
+        printf("  apply round trip (request sent -> 201 received): median %.3f ms  p99 %.3f ms\n",
+               rm, rp);
+        printf("  revert round trip (DELETE sent -> 200 received): median %.3f ms  p99 %.3f ms\n",
+               vm, vp);
+        printf("  one `ip netns exec H nft add rule ...` (%d runs):  median %.3f ms\n", nn, nm);
+        printf(
+            "  ratio nft-cli / agent apply-to-effect: %.1fx  (target: agent median < 1 ms: %s)\n",
+            nm / em, em < 1.0 ? "met" : "MISSED");
+        printf("  agent RSS: idle %.1f MB, after the run %.1f MB (target idle < 8 MB: %s)\n",
+               rsskb_idle / 1024, rsskb_after / 1024, rsskb_idle < 8 * 1024 ? "met" : "MISSED");
+    }
+    curl_easy_cleanup(h);
+    free(eff);
+    free(rtt);
+    free(rev);
+    free(nft);
+    return 0;
+}

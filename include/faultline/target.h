@@ -1,0 +1,68 @@
+/*
+ * Target launchers: start a replicated service's real server processes inside
+ * lab hosts (network namespaces), wait until it is healthy, tell the workload
+ * where each region's endpoint is, report the service's own view (who is
+ * primary, when it failed over), and stop it leaving nothing behind.
+ *
+ * The run loop picks a launcher by the experiment's target.kind
+ * (fl_target_find) and a driver (include/faultline/driver.h) by the same
+ * name. Launchers run programs from Debian packages; a missing package is
+ * -ENOENT with one line naming the package to install.
+ */
+#ifndef FAULTLINE_TARGET_H
+#define FAULTLINE_TARGET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct fl_err;
+
+/* One lab host as a launcher sees it. */
+struct fl_target_host {
+    const char *name;      /* "west-z1-h1" */
+    const char *region;    /* "west" */
+    const char *zone;      /* "z1" */
+    const char *netns;     /* network namespace to run its processes in */
+    const char *data_addr; /* address on the data network, no prefix: "198.18.1.33" */
+};
+
+struct fl_target_env {
+    const struct fl_target_host *hosts;
+    size_t n_hosts;
+    const char *primary_region; /* target.primary, may be NULL */
+    const json_t *config;       /* the experiment's target section (kind-specific keys) */
+    const char *run_dir;        /* per-run directory for data dirs and logs (<run_dir>/<host>/...) */
+    int64_t ready_timeout_ns;   /* how long start() may wait for health */
+};
+
+/* Where the workload sends operations: one entry per region, in file order. */
+struct fl_target_endpoint {
+    char region[64];
+    char url[256]; /* driver-specific: "http://198.18.1.33:8080", "redis-sentinel://...", a libpq conninfo */
+};
+
+struct fl_target_ops {
+    const char *kind; /* "refstore", "redis-sentinel", "etcd", "postgres" */
+    /*
+     * Start every process and wait until the service is healthy. On error,
+     * everything started is stopped again and err names the failing host with
+     * an excerpt of the server's own log. *state is freed by stop().
+     */
+    int (*start)(const struct fl_target_env *env, void **state, struct fl_err *err);
+    /* Endpoints per region (array owned by state). */
+    int (*endpoints)(void *state, const struct fl_target_endpoint **eps, size_t *n);
+    /*
+     * The service's own view as JSON (new reference), e.g.
+     * {"primary": "west-z1-h1", "failover_at_ns": ..., "hosts": {...}}; may be NULL.
+     */
+    json_t *(*status)(void *state);
+    /* Stop every process (SIGTERM, then SIGKILL after a grace), remove temp files. Accepts NULL. */
+    void (*stop)(void *state);
+};
+
+/* The launcher for kind, or NULL. */
+const struct fl_target_ops *fl_target_find(const char *kind);
+
+#endif
