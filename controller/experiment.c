@@ -1970,6 +1970,8 @@ static int parse_faults(struct pctx *p, struct fy_node *v, struct fy_node *k)
 /* ---- verify ------------------------------------------------------------- */
 
 static const char *const failback_writes[] = {"required", "optional", NULL};
+static const char *const failover_anchor[] = {"apply_done", "apply_sent", NULL};
+static const char *const failback_anchor[] = {"heal_done", "heal_sent", NULL};
 
 static const struct vspec sustain_spec[] = {
     {"window", VT_DUR, NULL, false},
@@ -1979,16 +1981,22 @@ static const struct vspec sustain_spec[] = {
 static const struct vspec failover_spec[] = {
     {"max", VT_DUR, NULL, true},
     {"sustain", VT_MAP, sustain_spec, false},
+    {"classes", VT_NAMELIST, NULL, false},
+    {"anchor", VT_ENUM, failover_anchor, false},
     {NULL, VT_STR, NULL, false},
 };
 static const struct vspec failback_spec[] = {
     {"max", VT_DUR, NULL, true},
     {"writes", VT_ENUM, failback_writes, false},
     {"sustain", VT_MAP, sustain_spec, false},
+    {"classes", VT_NAMELIST, NULL, false},
+    {"anchor", VT_ENUM, failback_anchor, false},
     {NULL, VT_STR, NULL, false},
 };
 static const struct vspec read_only_spec[] = {
     {"allowed", VT_NAMELIST, NULL, true},
+    {"grace", VT_DUR, NULL, false},
+    {"start", VT_DUR, NULL, false},
     {NULL, VT_STR, NULL, false},
 };
 static const struct vspec data_loss_spec[] = {

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "experiment.h"
+#include "verify_cfg.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
 
@@ -225,9 +226,13 @@ int cmd_validate(int argc, char **argv)
         struct experiment *exp = NULL;
         struct fl_err err = {0};
 
-        if (experiment_load(argv[i], &exp, &err) < 0) {
+        struct vfy_config vcfg;
+
+        if (experiment_load(argv[i], &exp, &err) < 0 ||
+            exp_verify_config(exp, &vcfg, &err) < 0) {
             fprintf(stderr, "%s\n", err.msg);
             rc = FL_EXIT_USAGE;
+            experiment_free(exp);
             continue;
         }
         if (!quiet || plan)
