@@ -128,6 +128,19 @@ int inj_json_check_keys(const json_t *obj, const char *const *allowed, struct fl
     return 0;
 }
 
+int inj_kind_params(struct inj_fault *f, const json_t *spec, const char *const *keys, size_t size,
+                    struct fl_err *err)
+{
+    int r = inj_json_check_keys(spec, keys, err);
+
+    if (r < 0)
+        return r;
+    f->priv = calloc(1, size);
+    if (f->priv == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
 int inj_json_string(const json_t *obj, const char *key, bool required, const char **out,
                     struct fl_err *err)
 {

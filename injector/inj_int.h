@@ -124,6 +124,12 @@ extern const struct inj_kind inj_kind_link_down, inj_kind_blackhole, inj_kind_pr
 /* Every key of obj must be in allowed (NULL-terminated); error names the first stranger
  * and the nearest allowed key. */
 int inj_json_check_keys(const json_t *obj, const char *const *allowed, struct fl_err *err);
+/*
+ * The prologue of every kind's parse: check spec's keys against keys and
+ * allocate f->priv (size bytes, zeroed; freed by the kind's free).
+ */
+int inj_kind_params(struct inj_fault *f, const json_t *spec, const char *const *keys, size_t size,
+                    struct fl_err *err);
 /* Required/optional string member. */
 int inj_json_string(const json_t *obj, const char *key, bool required, const char **out,
                     struct fl_err *err);

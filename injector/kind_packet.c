@@ -62,12 +62,6 @@ static int parse_mode(const json_t *spec, struct pkt_priv *p, struct fl_err *err
     return 0;
 }
 
-static struct pkt_priv *priv_new(struct inj_fault *f)
-{
-    f->priv = calloc(1, sizeof(struct pkt_priv));
-    return f->priv;
-}
-
 /* Parse a CIDR list member into the next group; the error names the key. */
 static int group_member(struct inj_fault *f, struct pkt_priv *p, const json_t *spec,
                         const char *key, bool required, struct fl_err *err)
@@ -98,10 +92,9 @@ static int partition_parse(struct inj_fault *f, const json_t *spec, struct fl_er
     size_t i, j, k, l;
     int r;
 
-    if ((r = inj_json_check_keys(spec, keys, err)) < 0)
+    if ((r = inj_kind_params(f, spec, keys, sizeof(*p), err)) < 0)
         return r;
-    if ((p = priv_new(f)) == NULL)
-        return fl_errf(err, -ENOMEM, "out of memory");
+    p = f->priv;
     if ((r = parse_mode(spec, p, err)) < 0)
         return r;
     groups = json_object_get(spec, "groups");
@@ -145,10 +138,9 @@ static int one_way_parse(struct inj_fault *f, const json_t *spec, struct fl_err 
     struct pkt_priv *p;
     int r;
 
-    if ((r = inj_json_check_keys(spec, keys, err)) < 0)
+    if ((r = inj_kind_params(f, spec, keys, sizeof(*p), err)) < 0)
         return r;
-    if ((p = priv_new(f)) == NULL)
-        return fl_errf(err, -ENOMEM, "out of memory");
+    p = f->priv;
     if ((r = parse_mode(spec, p, err)) < 0)
         return r;
     if ((r = group_member(f, p, spec, "from", true, err)) < 0)
@@ -162,10 +154,9 @@ static int isolate_parse(struct inj_fault *f, const json_t *spec, struct fl_err 
     struct pkt_priv *p;
     int r;
 
-    if ((r = inj_json_check_keys(spec, keys, err)) < 0)
+    if ((r = inj_kind_params(f, spec, keys, sizeof(*p), err)) < 0)
         return r;
-    if ((p = priv_new(f)) == NULL)
-        return fl_errf(err, -ENOMEM, "out of memory");
+    p = f->priv;
     if ((r = parse_mode(spec, p, err)) < 0)
         return r;
     return group_member(f, p, spec, "cidrs", true, err);
@@ -177,10 +168,9 @@ static int loss_parse(struct inj_fault *f, const json_t *spec, struct fl_err *er
     struct pkt_priv *p;
     int r;
 
-    if ((r = inj_json_check_keys(spec, keys, err)) < 0)
+    if ((r = inj_kind_params(f, spec, keys, sizeof(*p), err)) < 0)
         return r;
-    if ((p = priv_new(f)) == NULL)
-        return fl_errf(err, -ENOMEM, "out of memory");
+    p = f->priv;
     if ((r = inj_json_number(spec, "percent", true, 0.01, 100.0, &p->percent, err)) < 0)
         return r;
     p->has_from = json_object_get(spec, "from") != NULL;
@@ -394,39 +384,8 @@ static int pkt_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault
     return r;
 }
 
-static int pkt_revert(struct inj_ctx *ctx, const char *id, const json_t *spec, const json_t *undo,
-                      struct fl_err *err)
-{
-    struct nftp_batch b;
-    int r;
-
-    (void)spec;
-    (void)undo;
-    if (inj_ctx_count_needing(ctx, INJ_CAP_NFTABLES, id) == 0) {
-        /* The last packet fault: deleting the table removes everything at once. */
-        nftp_batch_init(&b, ctx->seq);
-        r = nftp_build_del_table(&b, INJ_NFT_TABLE, err);
-        if (r == 0)
-            r = nftp_build_end(&b);
-        if (r == 0)
-            r = inj_nft_send(ctx, &b, "removing table inet faultline", err);
-        ctx->seq = b.seq;
-        nftp_batch_free(&b);
-        if (r == -ENOENT) {
-            fl_err_clear(err);
-            return 1;
-        }
-        return r;
-    }
-    r = delete_objects(ctx, id, err);
-    if (r == -ENOENT) {
-        fl_err_clear(err);
-        return 1;
-    }
-    return r;
-}
-
-static int pkt_sweep(struct inj_ctx *ctx, struct fl_err *err)
+/* Delete table inet faultline and everything in it; -ENOENT if absent. */
+static int delete_table(struct inj_ctx *ctx, const char *what, struct fl_err *err)
 {
     struct nftp_batch b;
     int r;
@@ -436,9 +395,35 @@ static int pkt_sweep(struct inj_ctx *ctx, struct fl_err *err)
     if (r == 0)
         r = nftp_build_end(&b);
     if (r == 0)
-        r = inj_nft_send(ctx, &b, "sweeping table inet faultline", err);
+        r = inj_nft_send(ctx, &b, what, err);
     ctx->seq = b.seq;
     nftp_batch_free(&b);
+    return r;
+}
+
+static int pkt_revert(struct inj_ctx *ctx, const char *id, const json_t *spec, const json_t *undo,
+                      struct fl_err *err)
+{
+    int r;
+
+    (void)spec;
+    (void)undo;
+    /* The last packet fault: deleting the table removes everything at once. */
+    if (inj_ctx_count_needing(ctx, INJ_CAP_NFTABLES, id) == 0)
+        r = delete_table(ctx, "removing table inet faultline", err);
+    else
+        r = delete_objects(ctx, id, err);
+    if (r == -ENOENT) {
+        fl_err_clear(err);
+        return 1;
+    }
+    return r;
+}
+
+static int pkt_sweep(struct inj_ctx *ctx, struct fl_err *err)
+{
+    int r = delete_table(ctx, "sweeping table inet faultline", err);
+
     if (r == -ENOENT) {
         fl_err_clear(err);
         return 0;

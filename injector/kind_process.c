@@ -94,13 +94,10 @@ static int proc_parse(struct inj_fault *f, const json_t *spec, struct fl_err *er
     size_t i;
     int r;
 
-    r = inj_json_check_keys(spec, keys, err);
+    r = inj_kind_params(f, spec, keys, sizeof(*p), err);
     if (r < 0)
         return r;
-    p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        return fl_errf(err, -ENOMEM, "out of memory");
-    f->priv = p;
+    p = f->priv;
     r = inj_json_string(spec, "action", true, &a, err);
     if (r < 0)
         return r;
