@@ -1267,13 +1267,18 @@ static const char *const consistency_vals[] = {"strong", "bounded",  "session",
 static const char *const writes_vals[] = {"single", "multi", NULL};
 /* Bug switches of faultline-refstore (targets/): each makes one verifier fail. */
 static const char *const refstore_bugs[] = {
-    "writes-in-read-only",       /* secondary accepts writes while read-only */
-    "drop-acked-writes",         /* acknowledged writes vanish on failover */
-    "slow-failover",             /* failover takes longer than failover_after */
-    "stale-reads",               /* reads served beyond the staleness bound */
-    "no-failback",               /* the primary never takes writes back */
-    "refuse-reads-in-read-only", /* read-only secondary refuses allowed reads */
+    "writes-in-read-only",        /* secondary accepts writes while read-only */
+    "lose-acked-writes",          /* every Nth acknowledged write is never stored */
+    "slow-failover",              /* failover takes slow_factor x failover_after */
+    "stale-reads",                /* reads return the first value ever written */
+    "no-failback",                /* the primary never takes writes back */
+    "reads-refused-in-read-only", /* read-only secondary refuses allowed reads */
     NULL,
+};
+static const struct vspec refstore_bounded[] = {
+    {"versions", VT_UINT, NULL, false},
+    {"time", VT_DUR, NULL, false},
+    {NULL, VT_STR, NULL, false},
 };
 
 static const struct vspec refstore_opts[] = {
@@ -1288,7 +1293,15 @@ static const struct vspec refstore_opts[] = {
     {"priority", VT_REGIONLIST, NULL, false},
     {"auto_failover", VT_BOOL, NULL, false},
     {"zone_redundant", VT_BOOL, NULL, false},
+    {"auto_failback", VT_BOOL, NULL, false},
+    {"heartbeat", VT_DUR, NULL, false},
+    {"ack_timeout", VT_DUR, NULL, false},
+    {"forward_timeout", VT_DUR, NULL, false},
+    {"bounded", VT_MAP, refstore_bounded, false},
+    {"read_only", VT_NAMELIST, NULL, false},
     {"bugs", VT_ENUMLIST, refstore_bugs, false},
+    {"lose_every", VT_UINT, NULL, false},
+    {"slow_factor", VT_UINT, NULL, false},
     {"port", VT_PORT, NULL, false},
     {NULL, VT_STR, NULL, false},
 };
@@ -1360,8 +1373,31 @@ static const char *const workload_required[] = {"clients", "rate", "duration", "
 static const char *const routing_keys[] = {"policy", "regions", NULL};
 static const char *const routing_policies[] = {"preferred", "fixed", NULL};
 
+/*
+ * Operations of faultline-refstore per preset (docs/refstore.md), so a typo
+ * in the mix fails validation instead of producing a run of refused calls.
+ * Other targets' drivers check their own operations.
+ */
+static const char *const kv_ops[] = {
+    "list-vaults",   "get-vault",    "list-secrets",   "get-secret", "list-keys",
+    "get-key",       "encrypt",      "decrypt",        "wrap",       "unwrap",
+    "verify",        "sign",         "backup",         "set-secret", "update-secret",
+    "delete-secret", "purge-secret", "recover-secret", "create-key", "import-key",
+    "update-key",    "delete-key",   "purge-key",      "restore",    NULL,
+};
+static const char *const cosmos_ops[] = {"read",    "query", "read-feed", "create", "upsert",
+                                         "replace", "patch", "delete",    NULL};
+
+static const char *const *target_ops(const struct experiment *exp)
+{
+    if (exp->target.kind != EXP_TARGET_REFSTORE)
+        return NULL;
+    return strcmp(exp->target.preset, "cosmos") == 0 ? cosmos_ops : kv_ops;
+}
+
 static int parse_mix(struct pctx *p, struct fy_node *v, struct fy_node *k)
 {
+    const char *const *ops = target_ops(p->exp);
     struct exp_workload *w = &p->exp->workload;
     struct fy_node_pair *pair;
     void *it = NULL;
@@ -1384,6 +1420,17 @@ static int parse_mix(struct pctx *p, struct fy_node *v, struct fy_node *k)
         pathf(path, sizeof(path), "workload.mix.%s", op);
         if (!name_ok(op, EXP_NAME_MAX, false))
             return perr(p, ok, NULL, "workload.mix: bad operation name '%s'", op);
+        if (ops != NULL && !in_list(op, ops)) {
+            const char *near = experiment_nearest(op, ops);
+
+            if (near != NULL)
+                return perr(p, ok, NULL,
+                            "workload.mix: '%s' is not an operation of refstore preset %s (did "
+                            "you mean '%s'?)",
+                            op, p->exp->target.preset, near);
+            return perr(p, ok, NULL, "workload.mix: '%s' is not an operation of refstore preset %s",
+                        op, p->exp->target.preset);
+        }
         if ((rc = get_uint(p, ov, ok, path, 1, 1000000, &wt)) < 0)
             return rc;
         snprintf(m->op, sizeof(m->op), "%s", op);
@@ -1979,10 +2026,8 @@ static const struct vspec sustain_spec[] = {
     {NULL, VT_STR, NULL, false},
 };
 static const struct vspec failover_spec[] = {
-    {"max", VT_DUR, NULL, true},
-    {"sustain", VT_MAP, sustain_spec, false},
-    {"classes", VT_NAMELIST, NULL, false},
-    {"anchor", VT_ENUM, failover_anchor, false},
+    {"max", VT_DUR, NULL, true},           {"sustain", VT_MAP, sustain_spec, false},
+    {"classes", VT_NAMELIST, NULL, false}, {"anchor", VT_ENUM, failover_anchor, false},
     {NULL, VT_STR, NULL, false},
 };
 static const struct vspec failback_spec[] = {

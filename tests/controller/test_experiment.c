@@ -107,7 +107,11 @@ static const struct {
     {"bad/unknown-target-option.yaml",
      "bad/unknown-target-option.yaml:19:3: unknown key 'down_after' in target; expected one of: "
      "kind, preset, primary, replication, lag, failover_after, consistency, writes, priority, "
-     "auto_failover, zone_redundant, bugs, port"},
+     "auto_failover, zone_redundant, auto_failback, heartbeat, ack_timeout, forward_timeout, "
+     "bounded, read_only, bugs, lose_every, slow_factor, port"},
+    {"bad/unknown-mix-op.yaml",
+     "bad/unknown-mix-op.yaml:5:55: workload.mix: 'get-secert' is not an operation of refstore "
+     "preset key-vault (did you mean 'get-secret'?)"},
     {"bad/unknown-zone.yaml", "bad/unknown-zone.yaml:43:63: faults[4].zone: unknown zone "
                               "'north/z2' (did you mean 'north/z1'?)"},
     {"bad/verify-bad-duration.yaml",
