@@ -1307,23 +1307,41 @@ static const struct vspec refstore_opts[] = {
 };
 
 static const struct vspec redis_opts[] = {
-    {"kind", VT_STR, NULL, true},         {"primary", VT_REGION, NULL, false},
-    {"master_name", VT_STR, NULL, false}, {"quorum", VT_UINT, NULL, false},
-    {"down_after", VT_DUR, NULL, false},  {"failover_timeout", VT_DUR, NULL, false},
-    {"port", VT_PORT, NULL, false},       {"sentinel_port", VT_PORT, NULL, false},
+    {"kind", VT_STR, NULL, true},
+    {"primary", VT_REGION, NULL, false},
+    {"master_name", VT_STR, NULL, false},
+    {"quorum", VT_UINT, NULL, false},
+    {"down_after", VT_DUR, NULL, false},
+    {"failover_timeout", VT_DUR, NULL, false},
+    {"min_replicas_to_write", VT_UINT, NULL, false},
+    {"min_replicas_max_lag", VT_DUR, NULL, false},
+    {"port", VT_PORT, NULL, false},
+    {"sentinel_port", VT_PORT, NULL, false},
     {NULL, VT_STR, NULL, false},
 };
 
 static const struct vspec etcd_opts[] = {
-    {"kind", VT_STR, NULL, true},       {"election_timeout", VT_DUR, NULL, false},
+    {"kind", VT_STR, NULL, true},       {"primary", VT_REGION, NULL, false},
+    {"election_timeout", VT_DUR, NULL, false},
     {"heartbeat", VT_DUR, NULL, false}, {"port", VT_PORT, NULL, false},
     {NULL, VT_STR, NULL, false},
 };
 
 static const struct vspec postgres_opts[] = {
-    {"kind", VT_STR, NULL, true},          {"primary", VT_REGION, NULL, false},
-    {"synchronous", VT_BOOL, NULL, false}, {"database", VT_STR, NULL, false},
-    {"port", VT_PORT, NULL, false},        {NULL, VT_STR, NULL, false},
+    {"kind", VT_STR, NULL, true},
+    {"primary", VT_REGION, NULL, false},
+    {"synchronous", VT_BOOL, NULL, false},
+    {"database", VT_STR, NULL, false},
+    {"port", VT_PORT, NULL, false},
+    {"health_check_period", VT_DUR, NULL, false},
+    {"health_check_timeout", VT_DUR, NULL, false},
+    {"health_check_max_retries", VT_UINT, NULL, false},
+    {"health_check_retry_delay", VT_DUR, NULL, false},
+    {"unhealthy_timeout", VT_DUR, NULL, false},
+    {"primary_demote_timeout", VT_DUR, NULL, false},
+    {"startup_grace_period", VT_DUR, NULL, false},
+    {"network_partition_timeout", VT_DUR, NULL, false},
+    {NULL, VT_STR, NULL, false},
 };
 
 static const struct vspec http_opts[] = {

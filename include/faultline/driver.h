@@ -61,6 +61,9 @@ struct fl_driver_ops {
 
 /* The refstore driver (libcurl keep-alive, one handle per endpoint per client). */
 extern const struct fl_driver_ops fl_driver_refstore;
+extern const struct fl_driver_ops fl_driver_redis_sentinel; /* hiredis, primary via sentinels */
+extern const struct fl_driver_ops fl_driver_etcd;           /* libcurl, v3 JSON gateway */
+extern const struct fl_driver_ops fl_driver_postgres;       /* libpq */
 
 /* Look a driver up by target kind ("refstore"); NULL if there is none. */
 const struct fl_driver_ops *fl_driver_find(const char *name);

@@ -6,8 +6,13 @@
 
 #include "faultline/driver.h"
 
+/* Real-service drivers (targets/drivers/{redis,etcd,postgres}.c). */
+
 static const struct fl_driver_ops *const drivers[] = {
     &fl_driver_refstore,
+    &fl_driver_redis_sentinel,
+    &fl_driver_etcd,
+    &fl_driver_postgres,
 };
 
 const struct fl_driver_ops *fl_driver_find(const char *name)

@@ -1,0 +1,303 @@
+/*
+ * The refstore launcher: one faultline-refstore replica per lab host, inside
+ * the host's network namespace, listening on its data address, with every
+ * other replica as a peer (full mesh) and the experiment's target section as
+ * its configuration. Health and status are read over HTTP from inside each
+ * host's namespace, so they work wherever the controller itself sits.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "faultline/buf.h"
+#include "faultline/err.h"
+#include "faultline/target.h"
+#include "faultline/timeutil.h"
+#include "svc.h"
+
+#define RS_DEFAULT_PORT 8080
+
+struct rs_host {
+    struct svc_proc proc;
+    char netns[128];
+    char url[160];
+};
+
+struct rs_state {
+    struct rs_host *h;
+    size_t n;
+    struct fl_target_endpoint *eps;
+};
+
+/* faultline-refstore next to this program, in the build tree, or on PATH. */
+static int find_bin(char *out, size_t len, struct fl_err *err)
+{
+    const char *env = getenv("FAULTLINE_REFSTORE");
+    char self[PATH_MAX], *dir;
+    ssize_t n;
+
+    if (env != NULL && access(env, X_OK) == 0) {
+        snprintf(out, len, "%s", env);
+        return 0;
+    }
+    n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        dir = dirname(self);
+        snprintf(out, len, "%s/faultline-refstore", dir);
+        if (access(out, X_OK) == 0)
+            return 0;
+        snprintf(out, len, "%s/../targets/faultline-refstore", dir);
+        if (access(out, X_OK) == 0)
+            return 0;
+    }
+    snprintf(out, len, "/usr/local/bin/faultline-refstore");
+    if (access(out, X_OK) == 0)
+        return 0;
+    snprintf(out, len, "/usr/bin/faultline-refstore");
+    if (access(out, X_OK) == 0)
+        return 0;
+    return fl_errf(err, -ENOENT,
+                   "faultline-refstore not found (build it, or set FAULTLINE_REFSTORE)");
+}
+
+/* ---- HTTP GET from inside a namespace --------------------------------- */
+
+struct get_req {
+    const char *netns, *url;
+    long timeout_ms;
+    struct fl_buf body;
+    long status;
+    int rc;
+};
+
+static size_t on_data(char *p, size_t sz, size_t n, void *arg)
+{
+    return fl_buf_add(arg, p, sz * n) == 0 ? sz * n : 0;
+}
+
+static void *get_thread(void *arg)
+{
+    struct get_req *r = arg;
+    char path[192];
+    CURL *c;
+    int fd;
+
+    snprintf(path, sizeof(path), "/run/netns/%s", r->netns);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+        r->rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    close(fd);
+    c = curl_easy_init();
+    if (c == NULL) {
+        r->rc = -ENOMEM;
+        return NULL;
+    }
+    curl_easy_setopt(c, CURLOPT_URL, r->url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    r->rc = curl_easy_perform(c) == CURLE_OK ? 0 : -EIO;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+/* GET url from inside netns (a thread of its own enters it). Body malloc'd into *body. */
+static int ns_get(const char *netns, const char *url, long timeout_ms, char **body)
+{
+    struct get_req r = {.netns = netns, .url = url, .timeout_ms = timeout_ms};
+    pthread_t t;
+
+    fl_buf_init(&r.body, 1 << 20);
+    if (pthread_create(&t, NULL, get_thread, &r) != 0)
+        return -EAGAIN;
+    pthread_join(t, NULL);
+    if (r.rc == 0 && r.status != 200)
+        r.rc = -EPROTO;
+    if (r.rc == 0 && body != NULL)
+        *body = fl_buf_take(&r.body);
+    fl_buf_free(&r.body);
+    return r.rc;
+}
+
+/* ---- the launcher ------------------------------------------------------- */
+
+static void rs_stop(void *state)
+{
+    struct rs_state *s = state;
+    size_t i;
+
+    if (s == NULL)
+        return;
+    for (i = 0; i < s->n; i++)
+        svc_stop(&s->h[i].proc, 2000000000LL);
+    free(s->h);
+    free(s->eps);
+    free(s);
+}
+
+static int rs_start(const struct fl_target_env *env, void **state, struct fl_err *err)
+{
+    int port = (int)svc_opt_uint(env->config, "port", RS_DEFAULT_PORT);
+    char bin[PATH_MAX], *cfgtext = NULL, **argv = NULL;
+    struct rs_state *s;
+    json_t *cfg;
+    size_t i, j, a;
+    int64_t deadline;
+    int r = 0;
+
+    *state = NULL;
+    if ((r = find_bin(bin, sizeof(bin), err)) < 0)
+        return r;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    s->h = calloc(env->n_hosts, sizeof(*s->h));
+    s->eps = calloc(env->n_hosts, sizeof(*s->eps));
+    argv = calloc(env->n_hosts * 2 + 16, sizeof(*argv)); /* 11 fixed + 2 per peer + NULL */
+    /* The config is the target section; the launcher's own keys stay out. */
+    cfg = json_deep_copy(env->config);
+    if (cfg != NULL) {
+        json_object_del(cfg, "port");
+        json_object_del(cfg, "kind");
+        if (env->primary_region != NULL && json_object_get(cfg, "primary") == NULL)
+            json_object_set_new(cfg, "primary", json_string(env->primary_region));
+        cfgtext = json_dumps(cfg, JSON_COMPACT);
+        json_decref(cfg);
+    }
+    if (s->h == NULL || s->eps == NULL || argv == NULL || cfgtext == NULL) {
+        r = fl_errf(err, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    s->n = env->n_hosts;
+    for (i = 0; i < env->n_hosts; i++) {
+        const struct fl_target_host *h = &env->hosts[i];
+
+        snprintf(s->h[i].netns, sizeof(s->h[i].netns), "%s", h->netns);
+        snprintf(s->h[i].url, sizeof(s->h[i].url), "http://%s:%d", h->data_addr, port);
+        snprintf(s->eps[i].region, sizeof(s->eps[i].region), "%s", h->region);
+        snprintf(s->eps[i].url, sizeof(s->eps[i].url), "%s", s->h[i].url);
+    }
+    for (i = 0; i < env->n_hosts && r == 0; i++) {
+        const struct fl_target_host *h = &env->hosts[i];
+        char listen[96];
+        size_t first_peer;
+
+        snprintf(listen, sizeof(listen), "%s:%d", h->data_addr, port);
+        a = 0;
+        argv[a++] = bin;
+        argv[a++] = (char *)"--id";
+        argv[a++] = (char *)h->name;
+        argv[a++] = (char *)"--region";
+        argv[a++] = (char *)h->region;
+        argv[a++] = (char *)"--zone";
+        argv[a++] = (char *)h->zone;
+        argv[a++] = (char *)"--listen";
+        argv[a++] = listen;
+        argv[a++] = (char *)"--config";
+        argv[a++] = cfgtext;
+        first_peer = a;
+        for (j = 0; j < env->n_hosts; j++) {
+            if (j == i)
+                continue;
+            argv[a++] = (char *)"--peer";
+            if (asprintf(&argv[a++], "%s=%s/%s@%s", env->hosts[j].name, env->hosts[j].region,
+                         env->hosts[j].zone, s->h[j].url) < 0) {
+                argv[a - 1] = NULL;
+                r = fl_errf(err, -ENOMEM, "out of memory");
+                break;
+            }
+        }
+        argv[a] = NULL;
+        snprintf(s->h[i].proc.log, sizeof(s->h[i].proc.log), "%s/refstore-%s.log", env->run_dir,
+                 h->name);
+        snprintf(s->h[i].proc.what, sizeof(s->h[i].proc.what), "faultline-refstore on %s", h->name);
+        if (r == 0)
+            r = svc_spawn(&s->h[i].proc, h->netns, NULL, argv, NULL, err);
+        /* Every other entry from the first peer on is a malloc'd "name=...@url". */
+        for (j = first_peer + 1; j < a; j += 2)
+            free(argv[j]);
+    }
+    if (r < 0)
+        goto fail;
+    /* Healthy: every replica answers /v1/health within the deadline. */
+    deadline = fl_now_ns() + (env->ready_timeout_ns > 0 ? env->ready_timeout_ns : 10000000000LL);
+    for (i = 0; i < s->n; i++) {
+        char url[200];
+
+        snprintf(url, sizeof(url), "%s/v1/health", s->h[i].url);
+        while (ns_get(s->h[i].netns, url, 300, NULL) < 0) {
+            int st;
+
+            if (!svc_alive(&s->h[i].proc, &st) || fl_now_ns() > deadline) {
+                char tail[300];
+
+                r = fl_errf(err, -ETIMEDOUT, "%s did not become healthy: %s", s->h[i].proc.what,
+                            svc_log_tail(s->h[i].proc.log, tail, sizeof(tail)));
+                goto fail;
+            }
+            svc_sleep_ns(20000000);
+        }
+    }
+    free(argv);
+    free(cfgtext);
+    *state = s;
+    return 0;
+fail:
+    free(argv);
+    free(cfgtext);
+    rs_stop(s);
+    return r;
+}
+
+static int rs_endpoints(void *state, const struct fl_target_endpoint **eps, size_t *n)
+{
+    struct rs_state *s = state;
+
+    *eps = s->eps;
+    *n = s->n;
+    return 0;
+}
+
+static json_t *rs_status(void *state)
+{
+    struct rs_state *s = state;
+    json_t *hosts = json_object();
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        char url[200], *body = NULL;
+        json_t *j = NULL;
+
+        snprintf(url, sizeof(url), "%s/v1/status", s->h[i].url);
+        if (ns_get(s->h[i].netns, url, 1000, &body) == 0)
+            j = json_loads(body, 0, NULL);
+        free(body);
+        json_object_set_new(hosts, s->eps[i].url, j ? j : json_null());
+    }
+    return json_pack("{s:o}", "hosts", hosts);
+}
+
+const struct fl_target_ops fl_target_refstore = {
+    .kind = "refstore",
+    .start = rs_start,
+    .endpoints = rs_endpoints,
+    .status = rs_status,
+    .stop = rs_stop,
+};

@@ -1,0 +1,230 @@
+/*
+ * PostgreSQL with pg_auto_failover, for real: a monitor (east), a primary
+ * (west) and a secondary (north) from Debian's postgresql-15 and
+ * pg_auto_failover packages, started by the postgres launcher with short
+ * failure-detection settings, driven through the libpq driver
+ * (target_session_attrs=read-write finds the primary). West is isolated for
+ * longer than the failover timeouts, then healed. What must show, as
+ * pg_auto_failover documents:
+ *  - the secondary is promoted only after the monitor's timeouts: writes
+ *    are served again no sooner than node_considered_unhealthy_timeout +
+ *    primary_demote_timeout after the cut (less the keepers' 1 s reporting
+ *    period) and within that + 15 s;
+ *  - no acknowledged write is lost (synchronous replication to the
+ *    secondary: the isolated primary cannot acknowledge alone);
+ *  - a write refused by the read-only secondary is a refusal (fail).
+ * Needs root and the postgresql-15 / pg_auto_failover packages.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faultline/driver.h"
+#include "faultline/err.h"
+#include "faultline/target.h"
+#include "faultline/timeutil.h"
+#include "test_svc_lab.h"
+#include "testutil.h"
+
+#define MS           1000000LL
+#define UNHEALTHY_MS 3000
+#define DEMOTE_MS    5000
+
+static const char *const regions[] = {"west", "north", "east"};
+static const struct fl_target_ops *cur_t;
+static void *cur_st;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!tu_is_root() || access("/usr/bin/pg_autoctl", X_OK) != 0)
+        return 0;
+    if (svl_up(regions, 3) < 0) {
+        fprintf(stderr, "setup: cannot build the lab\n");
+        svl_down();
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    svl_down();
+    return 0;
+}
+
+static int test_teardown(void **state)
+{
+    (void)state;
+    svl_reset();
+    if (cur_t && cur_st)
+        cur_t->stop(cur_st);
+    cur_st = NULL;
+    return 0;
+}
+
+static const char *host_state(json_t *status, const char *host)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(status, "hosts"), host), "reported"));
+}
+
+static void postgres_should_promote_after_its_timeouts_and_lose_nothing(void **state)
+{
+    const struct fl_target_ops *t = fl_target_find("postgres");
+    const struct fl_driver_ops *d = fl_driver_find("postgres");
+    json_t *cfg = json_pack("{s:s, s:i, s:i}", "kind", "postgres", "unhealthy_timeout",
+                            UNHEALTHY_MS, "primary_demote_timeout", DEMOTE_MS);
+    const struct fl_target_endpoint *eps;
+    struct fl_endpoint far, ro;
+    void *st = NULL, *cf = NULL, *cr = NULL, *cro = NULL;
+    struct fl_op_result res;
+    struct fl_err e;
+    size_t neps, i;
+    char key[32];
+    static uint64_t vals[8192];
+    int n = 0, streak = 0, lost = 0, n_ok = 0, n_fail = 0, n_info = 0, ro_refusals = 0;
+    int west = svl_find_region("west");
+    int64_t t_cut, first_ok = 0, rto, deadline, t_rejoin = -1;
+    uint64_t v = 1;
+    json_t *status;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    if (access("/usr/bin/pg_autoctl", X_OK) != 0) {
+        if (tu_strict())
+            fail_msg("pg_autoctl is not installed (scripts/setup.sh --with-services)");
+        tu_note_skip(__func__, "pg-auto-failover-cli not installed");
+        skip();
+    }
+    assert_non_null(t);
+    assert_non_null(d);
+    fl_err_clear(&e);
+    if (t->start(svl_env(cfg, "west"), &st, &e) < 0)
+        fail_msg("start: %s", e.msg);
+    cur_t = t;
+    cur_st = st;
+    status = t->status(st);
+    assert_string_equal(json_string_value(json_object_get(status, "primary")),
+                        svl_hosts[west].name);
+    json_decref(status);
+    t->endpoints(st, &eps, &neps);
+    assert_int_equal(neps, 2); /* west and north hold data; east only the monitor */
+    for (i = 0; i < neps && strcmp(eps[i].region, "north") != 0; i++)
+        ;
+    assert_true(i < neps);
+    snprintf(far.region, sizeof(far.region), "north");
+    snprintf(far.url, sizeof(far.url), "%s", eps[i].url);
+    if (d->open(&far, 1, 1000 * MS, &cf, &e) < 0)
+        fail_msg("open: %s", e.msg);
+    d->op(cf, 0, "put", "before", 7, &res);
+    if (res.outcome != HIST_OK)
+        fail_msg("put before the cut: %s", res.error);
+    d->op(cf, 0, "get", "before", 0, &res);
+    assert_int_equal(res.value, 7);
+    /* The secondary on its own refuses writes: "read-only transaction" is a refusal. */
+    snprintf(ro.region, sizeof(ro.region), "north");
+    snprintf(ro.url, sizeof(ro.url), "host=%s port=5433 dbname=postgres user=postgres",
+             svl_hosts[svl_find_region("north")].addr);
+    if (d->open(&ro, 1, 1000 * MS, &cro, &e) < 0)
+        fail_msg("open: %s", e.msg);
+    d->op(cro, 0, "put", "ro", 1, &res);
+    if (res.outcome == HIST_FAIL && strstr(res.error, "read-only"))
+        ro_refusals++;
+    else
+        fail_msg("a write on the secondary: outcome %d '%s', expected a read-only refusal",
+                 res.outcome, res.error);
+    d->close(cro);
+
+    t_cut = svl_isolate(svl_hosts[west].addr);
+    deadline = t_cut + (UNHEALTHY_MS + DEMOTE_MS + 40000) * MS;
+    while (fl_now_ns() < deadline && n < 8192) {
+        snprintf(key, sizeof(key), "k%d", n);
+        d->op(cf, 0, "put", key, ++v, &res);
+        vals[n++] = res.outcome == HIST_OK ? v : 0;
+        if (res.outcome == HIST_OK) {
+            n_ok++;
+            if (streak++ == 0)
+                first_ok = fl_now_ns();
+        } else {
+            streak = 0;
+            if (res.outcome == HIST_FAIL)
+                n_fail++;
+            else
+                n_info++;
+        }
+        if (streak >= 20)
+            break;
+        usleep(50000);
+    }
+    rto = streak >= 20 ? first_ok - t_cut : -1;
+    svl_heal();
+    /* The old primary should come back as a secondary (pg_rewind); report how long. */
+    deadline = fl_now_ns() + 60000 * MS;
+    while (fl_now_ns() < deadline) {
+        const char *ws;
+
+        status = t->status(st);
+        ws = host_state(status, svl_hosts[west].name);
+        if (ws && strcmp(ws, "secondary") == 0) {
+            t_rejoin = fl_now_ns();
+            json_decref(status);
+            break;
+        }
+        json_decref(status);
+        usleep(500000);
+    }
+    if (d->open(&far, 1, 3000 * MS, &cr, &e) < 0)
+        fail_msg("open: %s", e.msg);
+    for (i = 0; i < (size_t)n; i++) {
+        if (!vals[i])
+            continue;
+        snprintf(key, sizeof(key), "k%zu", i);
+        d->op(cr, 0, "get", key, 0, &res);
+        if (res.outcome != HIST_OK)
+            fail_msg("read back %s: %s", key, res.error);
+        if (res.value != vals[i])
+            lost++;
+    }
+    d->op(cr, 0, "get", "before", 0, &res);
+    assert_int_equal(res.value, 7);
+    status = t->status(st);
+    printf("postgres/pg_auto_failover (unhealthy %d ms, demote %d ms, health check 1 s): "
+           "RTO %.2f s; writes during the outage: %d ok, %d refused, %d unknown; %d "
+           "acknowledged writes lost; old primary %s; primary now %s\n",
+           UNHEALTHY_MS, DEMOTE_MS, (double)rto / 1e9, n_ok, n_fail, n_info, lost,
+           t_rejoin > 0 ? "rejoined as secondary" : "did not rejoin within 60 s",
+           json_string_value(json_object_get(status, "primary")));
+    json_decref(status);
+    d->close(cf);
+    d->close(cr);
+    t->stop(st);
+    cur_st = NULL;
+    json_decref(cfg);
+    if (rto < 0)
+        fail_msg("writes never came back after the primary's region was cut");
+    assert_true(rto >= (UNHEALTHY_MS + DEMOTE_MS - 1000) * MS);
+    assert_true(rto <= (UNHEALTHY_MS + DEMOTE_MS + 15000) * MS);
+    assert_int_equal(lost, 0);
+    assert_int_equal(ro_refusals, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(postgres_should_promote_after_its_timeouts_and_lose_nothing,
+                                  test_teardown),
+    };
+
+    setvbuf(stdout, NULL, _IONBF, 0);
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

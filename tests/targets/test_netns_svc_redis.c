@@ -1,0 +1,285 @@
+/*
+ * Redis with Sentinel, for real: redis-server and redis-sentinel from
+ * Debian, one of each in three region namespaces (west primary, north and
+ * east replicas), started by the redis-sentinel launcher and driven through
+ * the redis-sentinel driver (primary discovered through the sentinels).
+ * West's data address is isolated for longer than down-after-milliseconds,
+ * then healed. What must show, as publicly documented for Sentinel:
+ *  - a client outside west gets writes served again (by a promoted replica)
+ *    no sooner than down-after-milliseconds after the cut and within
+ *    down-after + 15 s;
+ *  - with min-replicas-to-write 0 the old primary keeps acknowledging the
+ *    writes of clients that still reach it, and those writes are lost when
+ *    it rejoins as a replica (asynchronous replication, split brain);
+ *  - with min-replicas-to-write 1 the old primary refuses writes with
+ *    NOREPLICAS once its replicas' lag passes min-replicas-max-lag: the loss
+ *    window is bounded by that lag.
+ * Needs root and the redis-server / redis-sentinel packages.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faultline/driver.h"
+#include "faultline/err.h"
+#include "faultline/target.h"
+#include "faultline/timeutil.h"
+#include "test_svc_lab.h"
+#include "testutil.h"
+
+#define MS 1000000LL
+
+static const char *const regions[] = {"west", "north", "east"};
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!tu_is_root() || access("/usr/bin/redis-sentinel", X_OK) != 0)
+        return 0;
+    if (svl_up(regions, 3) < 0) {
+        fprintf(stderr, "setup: cannot build the lab\n");
+        svl_down();
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    svl_down();
+    return 0;
+}
+
+/* The running cluster, stopped after each test even when it failed half-way. */
+static const struct fl_target_ops *cur_t;
+static void *cur_st;
+
+static int test_teardown(void **state)
+{
+    (void)state;
+    svl_reset();
+    if (cur_t && cur_st)
+        cur_t->stop(cur_st);
+    cur_st = NULL;
+    return 0;
+}
+
+static void require_redis(void)
+{
+    TU_REQUIRE_ROOT();
+    if (access("/usr/bin/redis-sentinel", X_OK) != 0) {
+        if (tu_strict())
+            fail_msg("redis-sentinel is not installed (scripts/setup.sh --with-services)");
+        tu_note_skip(__func__, "redis-sentinel not installed");
+        skip();
+    }
+}
+
+/* Endpoint of region r; with near=1 the client sits next to it (exempt from the cut). */
+static void endpoint(const struct fl_target_endpoint *eps, size_t n, const char *region, int near,
+                     struct fl_endpoint *out)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(eps[i].region, region) == 0) {
+            snprintf(out->region, sizeof(out->region), "%s", region);
+            snprintf(out->url, sizeof(out->url), "%s%s", eps[i].url,
+                     near ? "?source=" SVL_NEAR_CLIENT : "");
+            return;
+        }
+    fail_msg("no endpoint for region %s", region);
+}
+
+struct run {
+    int64_t t_cut, t_heal, rto_ns;
+    int near_ok, near_refused, near_info, lost, far_ok_lost;
+    int64_t last_near_ok_ns; /* completion of the last write the old primary acknowledged */
+};
+
+/*
+ * The experiment: isolate west, write through a far client (north) and a
+ * near client (west, exempt) until the far one is served again and sustained,
+ * heal, wait until west is a replica, read everything back.
+ */
+static void run_outage(const json_t *cfg, int64_t down_ms, struct run *r)
+{
+    const struct fl_target_ops *t = fl_target_find("redis-sentinel");
+    const struct fl_driver_ops *d = fl_driver_find("redis-sentinel");
+    const struct fl_target_endpoint *eps;
+    struct fl_endpoint far, near;
+    void *st = NULL, *cf = NULL, *cn = NULL, *cr = NULL;
+    struct fl_op_result res;
+    struct fl_err e;
+    size_t neps;
+    char key[32];
+    static uint64_t near_vals[4096];
+    int i, n_near = 0, streak = 0, west = svl_find_region("west");
+    int64_t first_ok = 0, deadline;
+    uint64_t v = 1;
+    json_t *status;
+
+    memset(r, 0, sizeof(*r));
+    assert_non_null(t);
+    assert_non_null(d);
+    fl_err_clear(&e);
+    if (t->start(svl_env(cfg, "west"), &st, &e) < 0)
+        fail_msg("start: %s", e.msg);
+    cur_t = t;
+    cur_st = st;
+    t->endpoints(st, &eps, &neps);
+    assert_int_equal(neps, 3);
+    endpoint(eps, neps, "north", 0, &far);
+    endpoint(eps, neps, "west", 1, &near);
+    if (d->open(&far, 1, 500 * MS, &cf, &e) < 0 || d->open(&near, 1, 500 * MS, &cn, &e) < 0)
+        fail_msg("open: %s", e.msg);
+    d->op(cf, 0, "put", "before", 7, &res);
+    assert_int_equal(res.outcome, HIST_OK);
+    d->op(cf, 0, "get", "before", 0, &res);
+    assert_int_equal(res.outcome, HIST_OK);
+    assert_int_equal(res.value, 7);
+
+    r->t_cut = svl_isolate(svl_hosts[west].addr);
+    deadline = r->t_cut + (down_ms + 30000) * MS;
+    for (i = 0; fl_now_ns() < deadline && n_near < 4096; i++) {
+        snprintf(key, sizeof(key), "far%d", i);
+        d->op(cf, 0, "put", key, ++v, &res);
+        if (res.outcome == HIST_OK) {
+            if (streak++ == 0)
+                first_ok = fl_now_ns();
+        } else {
+            streak = 0;
+        }
+        snprintf(key, sizeof(key), "near%d", n_near);
+        d->op(cn, 0, "put", key, ++v, &res);
+        near_vals[n_near++] = res.outcome == HIST_OK ? v : 0;
+        if (res.outcome == HIST_OK) {
+            r->near_ok++;
+            r->last_near_ok_ns = fl_now_ns();
+        } else if (res.outcome == HIST_FAIL && strncmp(res.error, "NOREPLICAS", 10) == 0) {
+            r->near_refused++;
+        } else {
+            r->near_info++;
+        }
+        /* Served again, sustained, and the near side has had its say. */
+        if (streak >= 20 && fl_now_ns() > r->t_cut + (down_ms + 3000) * MS)
+            break;
+        usleep(20000);
+    }
+    r->rto_ns = streak >= 20 ? first_ok - r->t_cut : -1;
+    r->t_heal = svl_heal();
+
+    /* The old primary must rejoin as a replica of the new one. */
+    deadline = fl_now_ns() + 40000 * MS;
+    for (;;) {
+        const char *role;
+
+        status = t->status(st);
+        role = json_string_value(json_object_get(
+            json_object_get(json_object_get(status, "hosts"), svl_hosts[west].name), "role"));
+        if (role && strcmp(role, "replica") == 0 &&
+            json_integer_value(json_object_get(status, "failovers")) >= 1)
+            break;
+        json_decref(status);
+        status = NULL;
+        if (fl_now_ns() > deadline)
+            fail_msg("west did not rejoin as a replica within 40 s after heal");
+        usleep(200000);
+    }
+    json_decref(status);
+    sleep(1); /* let the full resync finish */
+
+    /* Read back through a fresh client: acknowledged near writes that are gone are lost. */
+    if (d->open(&far, 1, 1000 * MS, &cr, &e) < 0)
+        fail_msg("open: %s", e.msg);
+    for (i = 0; i < n_near; i++) {
+        if (!near_vals[i])
+            continue;
+        snprintf(key, sizeof(key), "near%d", i);
+        d->op(cr, 0, "get", key, 0, &res);
+        assert_int_equal(res.outcome, HIST_OK);
+        if (res.value != near_vals[i])
+            r->lost++;
+    }
+    d->op(cr, 0, "get", "before", 0, &res);
+    assert_int_equal(res.value, 7); /* replicated before the cut: kept */
+    d->close(cf);
+    d->close(cn);
+    d->close(cr);
+    t->stop(st);
+    cur_st = NULL;
+}
+
+static void redis_sentinel_should_fail_over_and_lose_old_primary_writes(void **state)
+{
+    json_t *cfg = json_pack("{s:s, s:i, s:i, s:i}", "kind", "redis-sentinel", "down_after", 1500,
+                            "failover_timeout", 5000, "min_replicas_to_write", 0);
+    struct run r;
+
+    (void)state;
+    require_redis();
+    run_outage(cfg, 1500, &r);
+    json_decref(cfg);
+    printf("redis-sentinel (down-after 1500 ms, min-replicas-to-write 0): RTO %.2f s, "
+           "old primary acknowledged %d writes during the partition, %d lost after heal, "
+           "%d refused, %d unknown\n",
+           (double)r.rto_ns / 1e9, r.near_ok, r.lost, r.near_refused, r.near_info);
+    if (r.rto_ns < 0)
+        fail_msg("writes never came back outside the isolated region");
+    assert_true(r.rto_ns >= 1500 * MS);
+    assert_true(r.rto_ns <= (1500 + 15000) * MS);
+    /* Split brain: the isolated primary kept acknowledging, and all of it was lost. */
+    assert_true(r.near_ok > 0);
+    assert_int_equal(r.lost, r.near_ok);
+    assert_int_equal(r.near_refused, 0);
+}
+
+static void redis_min_replicas_should_refuse_writes_on_isolated_primary(void **state)
+{
+    json_t *cfg = json_pack("{s:s, s:i, s:i, s:i, s:i}", "kind", "redis-sentinel", "down_after",
+                            1500, "failover_timeout", 5000, "min_replicas_to_write", 1,
+                            "min_replicas_max_lag", 2000);
+    struct run r;
+
+    (void)state;
+    require_redis();
+    run_outage(cfg, 1500, &r);
+    json_decref(cfg);
+    printf("redis-sentinel (down-after 1500 ms, min-replicas-to-write 1, max-lag 2 s): RTO %.2f s, "
+           "old primary acknowledged %d writes (last %.2f s after the cut), %d lost, "
+           "%d refused NOREPLICAS, %d unknown\n",
+           (double)r.rto_ns / 1e9, r.near_ok,
+           r.near_ok ? (double)(r.last_near_ok_ns - r.t_cut) / 1e9 : 0.0, r.lost, r.near_refused,
+           r.near_info);
+    if (r.rto_ns < 0)
+        fail_msg("writes never came back outside the isolated region");
+    assert_true(r.rto_ns >= 1500 * MS);
+    assert_true(r.rto_ns <= (1500 + 15000) * MS);
+    /* Refusals came, and acknowledged writes stopped within max-lag (+1 s replica ping period). */
+    assert_true(r.near_refused > 0);
+    if (r.near_ok)
+        assert_true(r.last_near_ok_ns - r.t_cut <= (2000 + 2000) * MS);
+    assert_true(r.lost <= r.near_ok);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(redis_sentinel_should_fail_over_and_lose_old_primary_writes,
+                                  test_teardown),
+        cmocka_unit_test_teardown(redis_min_replicas_should_refuse_writes_on_isolated_primary,
+                                  test_teardown),
+    };
+
+    setvbuf(stdout, NULL, _IONBF, 0);
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
