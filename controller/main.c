@@ -15,6 +15,7 @@
 #include "verify_cfg.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
+#include "run.h"
 
 #ifndef FAULTLINE_VERSION
 #define FAULTLINE_VERSION "0.1.0"
@@ -28,6 +29,8 @@ struct command {
 
 /* One line per subcommand; the order is the order of --help. */
 static const struct command commands[] = {
+    {"run", cmd_run, "run experiments: lab or staging, workload, faults, verdicts"},
+    {"lab", cmd_lab, "build an experiment's lab by hand (up), tear labs down (down), list them"},
     {"validate", cmd_validate, "check experiment files without touching anything"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help, or a command's help"},
@@ -64,6 +67,9 @@ static void usage(FILE *out)
             "Run 'faultline <command> --help' for a command's options and examples.\n"
             "\n"
             "examples:\n"
+            "  sudo faultline run experiments/key-vault-region-outage.yaml\n"
+            "  sudo faultline run --out /tmp/nightly experiments/*.yaml\n"
+            "  sudo faultline lab up experiments/cosmos-zone-outage.yaml\n"
             "  faultline validate experiments/*.yaml\n"
             "  faultline validate --plan experiments/key-vault-region-outage.yaml\n"
             "\n"
@@ -120,6 +126,9 @@ static void validate_usage(FILE *out)
             "  -h, --help    show this help\n"
             "\n"
             "examples:\n"
+            "  sudo faultline run experiments/key-vault-region-outage.yaml\n"
+            "  sudo faultline run --out /tmp/nightly experiments/*.yaml\n"
+            "  sudo faultline lab up experiments/cosmos-zone-outage.yaml\n"
             "  faultline validate experiments/*.yaml\n"
             "  faultline validate --plan experiments/cosmos-zone-outage.yaml\n"
             "\n"
@@ -228,8 +237,7 @@ int cmd_validate(int argc, char **argv)
 
         struct vfy_config vcfg;
 
-        if (experiment_load(argv[i], &exp, &err) < 0 ||
-            exp_verify_config(exp, &vcfg, &err) < 0) {
+        if (experiment_load(argv[i], &exp, &err) < 0 || exp_verify_config(exp, &vcfg, &err) < 0) {
             fprintf(stderr, "%s\n", err.msg);
             rc = FL_EXIT_USAGE;
             experiment_free(exp);

@@ -14,17 +14,18 @@
 #include "vfy_internal.h"
 
 struct ro_count {
-    uint32_t allowed_ok, allowed_not_served, allowed_grace_failed;
+    uint32_t allowed_ok, allowed_not_served, allowed_grace_failed, allowed_unknown;
     uint32_t other_refused, other_unknown, other_accepted, straddling;
 };
 
 static json_t *ro_counts_json(const struct ro_count *k)
 {
-    return json_pack("{s:{s:i,s:i,s:i},s:{s:i,s:i,s:i},s:i}", "allowed", "served",
+    return json_pack("{s:{s:i,s:i,s:i,s:i},s:{s:i,s:i,s:i},s:i}", "allowed", "served",
                      (int)k->allowed_ok, "not_served", (int)k->allowed_not_served,
-                     "failed_in_grace", (int)k->allowed_grace_failed, "others", "refused",
-                     (int)k->other_refused, "unknown", (int)k->other_unknown, "accepted",
-                     (int)k->other_accepted, "straddling_heal", (int)k->straddling);
+                     "failed_in_grace", (int)k->allowed_grace_failed, "unknown",
+                     (int)k->allowed_unknown, "others", "refused", (int)k->other_refused, "unknown",
+                     (int)k->other_unknown, "accepted", (int)k->other_accepted, "straddling_heal",
+                     (int)k->straddling);
 }
 
 int vfy_read_only_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
@@ -108,6 +109,9 @@ int vfy_read_only_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vf
                 if (allowed[o->op]) {
                     if (o->outcome == HIST_OK) {
                         k.allowed_ok++;
+                    } else if (o->outcome == HIST_INFO) {
+                        /* Unknown (a timeout): never a violation; availability judges it. */
+                        k.allowed_unknown++;
                     } else if (o->invoke_ns < R + ro->grace_ns) {
                         k.allowed_grace_failed++;
                     } else {
@@ -159,11 +163,11 @@ int vfy_read_only_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vf
                 snprintf(span, sizeof(span), " for %s", vfy_dur(E - R, t2, sizeof(t2)));
             fl_buf_printf(&d,
                           " Fault %s: read-only from %s after the fault%s: %u allowed served, "
-                          "%u not served (%u more failed within the grace), %u others refused, "
-                          "%u accepted, %u unknown.",
+                          "%u not served (%u more failed within the grace, %u unknown), %u "
+                          "others refused, %u accepted, %u unknown.",
                           f->id, vfy_dur(R - A, t1, sizeof(t1)), span, k.allowed_ok,
-                          k.allowed_not_served, k.allowed_grace_failed, k.other_refused,
-                          k.other_accepted, k.other_unknown);
+                          k.allowed_not_served, k.allowed_grace_failed, k.allowed_unknown,
+                          k.other_refused, k.other_accepted, k.other_unknown);
         }
     }
     out->pass = tot_accepted == 0 && tot_not_served == 0;

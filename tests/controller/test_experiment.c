@@ -192,13 +192,13 @@ static void experiment_should_accept_shipped_experiments(void **state)
 
     (void)state;
     assert_int_equal(glob("../../experiments/*.yaml", 0, NULL, &g), 0);
-    assert_true(g.gl_pathc >= 2);
+    assert_true(g.gl_pathc >= 5); /* key-vault, cosmos, redis-sentinel, etcd, postgres */
     for (i = 0; i < g.gl_pathc; i++) {
         struct experiment *exp = NULL;
 
         load_ok(g.gl_pathv[i], &exp);
-        /* short enough for CI */
-        assert_true(exp->workload.duration_ns <= 30 * 1000000000LL);
+        /* Short enough for CI: each runs as an e2e test (over 30 s: labelled slow). */
+        assert_true(exp->workload.duration_ns <= 60 * 1000000000LL);
         assert_true(exp->n_faults >= 1);
         experiment_free(exp);
     }

@@ -93,8 +93,10 @@ static void endpoint(const struct fl_target_endpoint *eps, size_t n, const char 
     for (i = 0; i < n; i++)
         if (strcmp(eps[i].region, region) == 0) {
             snprintf(out->region, sizeof(out->region), "%s", region);
-            snprintf(out->url, sizeof(out->url), "%s%s", eps[i].url,
-                     near ? "?source=" SVL_NEAR_CLIENT : "");
+            if (snprintf(out->url, sizeof(out->url), "%.*s%s", (int)sizeof(out->url) - 32,
+                         eps[i].url,
+                         near ? "?source=" SVL_NEAR_CLIENT : "") >= (int)sizeof(out->url))
+                fail_msg("endpoint URL too long");
             return;
         }
     fail_msg("no endpoint for region %s", region);

@@ -214,6 +214,43 @@ static void read_only_should_pass_a_clean_failover(void **state)
     hist_faults_free(&fs);
 }
 
+/*
+ * A timed-out allowed read (a client probing its isolated preferred region)
+ * is unknown, not a refusal: counted, never a violation. A refused one after
+ * the grace still is.
+ */
+static void read_only_should_count_unknown_reads_but_not_fail_on_them(void **state)
+{
+    struct hist h;
+    struct hist_faults fs;
+    struct vfy_config cfg;
+    struct vfy_result r;
+
+    build_kv(&h, &fs, false, true);
+    tl_op(&h, 3, "get-secret", false, "s1", 0, "west", 20000, 20500, HIST_INFO);
+    tl_op(&h, 3, "get-secret", false, "s1", 0, "west", 25000, 25500, HIST_INFO);
+    hist_sort(&h);
+    kv_config(&cfg);
+    cfg.read_only.grace_ns = 3000 * MS;
+    assert_int_equal(vfy_read_only_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_true(r.pass);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.counts.allowed.unknown"), 2);
+    assert_int_equal((int)tl_num(r.measured, "allowed_not_served"), 0);
+    vfy_result_free(&r);
+    /* The same reads refused instead: violations. */
+    hist_free(&h);
+    hist_faults_free(&fs);
+    build_kv(&h, &fs, false, true);
+    tl_op(&h, 3, "get-secret", false, "s1", 0, "north", 20000, 20010, HIST_FAIL);
+    hist_sort(&h);
+    assert_int_equal(vfy_read_only_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_false(r.pass);
+    assert_int_equal((int)tl_num(r.measured, "allowed_not_served"), 1);
+    vfy_result_free(&r);
+    hist_free(&h);
+    hist_faults_free(&fs);
+}
+
 static void read_only_should_fail_on_a_write_ok_during_read_only(void **state)
 {
     struct hist h;
@@ -631,6 +668,7 @@ int main(void)
         cmocka_unit_test(failback_should_require_writes_within_max),
         cmocka_unit_test(read_only_should_pass_a_clean_failover),
         cmocka_unit_test(read_only_should_fail_on_a_write_ok_during_read_only),
+        cmocka_unit_test(read_only_should_count_unknown_reads_but_not_fail_on_them),
         cmocka_unit_test(data_loss_should_count_lost_writes_and_their_window),
         cmocka_unit_test(data_loss_should_not_count_an_absent_info_write),
         cmocka_unit_test(data_loss_should_fail_any_loss_without_a_fault),

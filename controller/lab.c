@@ -1,0 +1,945 @@
+/*
+ * The built-in lab (see lab.h for the shape of the topology). Creation is
+ * four steps, each as parallel as it can be: one `ip -batch` adds every
+ * namespace; the router's and the control namespace's batches (bridges, and
+ * veth pairs whose far end is created directly inside each host namespace,
+ * so nothing ever appears in the root namespace) run side by side; then every
+ * host's batch (addresses, routes, links up) runs in parallel, with the
+ * router's forwarding switched on meanwhile. Teardown finds processes by the
+ * inode of their network namespace, as `ip netns pids` does, and deletes the
+ * namespaces with one more `ip -batch`.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "faultline/timeutil.h"
+#include "lab.h"
+
+/* ---- emergency state (read from a signal handler) ---------------------- */
+
+static volatile sig_atomic_t em_active;
+static pid_t em_pids[LAB_MAX_PROCS];
+static volatile sig_atomic_t em_npids;
+static char em_ip[PATH_MAX];
+static char em_batch[PATH_MAX];
+static char em_state[PATH_MAX];
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static const char *ip_path(void)
+{
+    static const char *const cands[] = {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip", NULL};
+    size_t i;
+
+    for (i = 0; cands[i]; i++)
+        if (access(cands[i], X_OK) == 0)
+            return cands[i];
+    return "ip";
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX], *p;
+
+    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    for (p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int write_file(const char *path, mode_t mode, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    size_t len = strlen(text), off = 0;
+    ssize_t w;
+
+    if (fd < 0)
+        return -errno;
+    while (off < len) {
+        w = write(fd, text + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            w = -errno;
+            close(fd);
+            return (int)w;
+        }
+        off += (size_t)w;
+    }
+    return close(fd) < 0 ? -errno : 0;
+}
+
+/* The last non-empty line of a file, for error messages. */
+static void last_line(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    char line[512];
+
+    buf[0] = '\0';
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0])
+            snprintf(buf, len, "%.*s", (int)(len > 0 ? len - 1 : 0), line);
+    }
+    fclose(f);
+}
+
+/* Start `ip [-n ns] -batch file` with stderr to errlog; returns the pid or -errno. */
+static pid_t ip_batch_start(const char *ns, const char *file, const char *errlog)
+{
+    const char *ip = ip_path();
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (ns)
+            execl(ip, "ip", "-n", ns, "-batch", file, (char *)NULL);
+        else
+            execl(ip, "ip", "-batch", file, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_ok(pid_t pid)
+{
+    int st;
+
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+/* A growable text buffer for batch files (small: a few KiB per namespace). */
+struct text {
+    char *s;
+    size_t n, cap;
+};
+
+static void __attribute__((format(printf, 2, 3))) tx_add(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int need;
+
+    va_start(ap, fmt);
+    need = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (need < 0)
+        return;
+    if (t->n + (size_t)need + 1 > t->cap) {
+        size_t cap = (t->cap ? t->cap * 2 : 1024) + (size_t)need;
+        char *s = realloc(t->s, cap);
+
+        if (!s)
+            return;
+        t->s = s;
+        t->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
+    va_end(ap);
+    t->n += (size_t)need;
+}
+
+static int tx_write(struct text *t, const char *path)
+{
+    int r = write_file(path, 0644, t->s ? t->s : "");
+
+    free(t->s);
+    memset(t, 0, sizeof(*t));
+    return r;
+}
+
+static const char *ip4(const struct fl_cidr *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "%u.%u.%u.%u", c->addr[0], c->addr[1], c->addr[2], c->addr[3]);
+    return buf;
+}
+
+/* Write value to a /proc/sys file inside namespace ns (a child does the setns). */
+static int ns_sysctl(const char *ns, const char *path, const char *value)
+{
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        char p[PATH_MAX];
+        int fd;
+
+        snprintf(p, sizeof(p), "/run/netns/%s", ns);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+            _exit(1);
+        fd = open(path, O_WRONLY);
+        if (fd < 0 || write(fd, value, strlen(value)) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    return wait_ok(pid);
+}
+
+/* Inode of a named namespace, 0 if absent. */
+static ino_t ns_inode(const char *ns)
+{
+    char p[PATH_MAX];
+    struct stat st;
+
+    snprintf(p, sizeof(p), "/run/netns/%s", ns);
+    return stat(p, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Pids whose network namespace is one of inos[0..n); returns the count (at most max). */
+static size_t pids_in(const ino_t *inos, size_t n, pid_t *out, size_t max)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    size_t k = 0, i;
+    pid_t self = getpid();
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL && k < max) {
+        char p[64], link[64];
+        unsigned long ino;
+        ssize_t len;
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+
+        if (*end || pid <= 0 || pid == self)
+            continue;
+        snprintf(p, sizeof(p), "/proc/%ld/ns/net", pid);
+        len = readlink(p, link, sizeof(link) - 1);
+        if (len <= 0)
+            continue;
+        link[len] = '\0';
+        if (sscanf(link, "net:[%lu]", &ino) != 1)
+            continue;
+        for (i = 0; i < n; i++)
+            if (inos[i] && inos[i] == (ino_t)ino)
+                out[k++] = (pid_t)pid;
+    }
+    closedir(d);
+    return k;
+}
+
+/* ---- state file ---------------------------------------------------------- */
+
+static int state_write(const struct lab *lab)
+{
+    json_t *j = json_object(), *nss = json_array(), *procs = json_array();
+    char tmp[PATH_MAX + 8];
+    size_t i;
+    int r;
+
+    if (!j || !nss || !procs) {
+        json_decref(j);
+        json_decref(nss);
+        json_decref(procs);
+        return -ENOMEM;
+    }
+    json_array_append_new(nss, json_string(lab->router_ns));
+    json_array_append_new(nss, json_string(lab->ctl_ns));
+    for (i = 0; i < lab->n_hosts; i++)
+        json_array_append_new(nss, json_string(lab->host_ns[i]));
+    for (i = 0; i < lab->n_procs; i++)
+        json_array_append_new(
+            procs, json_pack("{s:i,s:s}", "pid", (int)lab->procs[i], "name", lab->proc_names[i]));
+    json_object_set_new(j, "id", json_string(lab->id));
+    json_object_set_new(j, "dir", json_string(lab->dir));
+    json_object_set_new(j, "controller_pid", json_integer(getpid()));
+    json_object_set_new(j, "detached", json_boolean(lab->detach));
+    json_object_set_new(j, "created_wall_ns", json_integer(fl_wall_ns()));
+    json_object_set_new(j, "namespaces", nss);
+    json_object_set_new(j, "processes", procs);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", lab->state_file);
+    r = json_dump_file(j, tmp, JSON_INDENT(2)) == 0 ? 0 : -EIO;
+    json_decref(j);
+    if (r == 0 && rename(tmp, lab->state_file) < 0)
+        r = -errno;
+    return r;
+}
+
+/* ---- namespace deletion ------------------------------------------------- */
+
+/*
+ * Kill every process in the namespaces (SIGKILL), then delete them with one
+ * `ip -batch`. names: n namespace names. Returns 0 or -errno.
+ */
+static int ns_destroy(char **names, size_t n, const char *tmpdir, struct fl_err *err)
+{
+    ino_t *inos = calloc(n ? n : 1, sizeof(*inos));
+    pid_t pids[1024];
+    struct text t = {0};
+    char batch[PATH_MAX], log[PATH_MAX], msg[256];
+    size_t i, k, present = 0;
+    int round, r = 0;
+    pid_t pid;
+
+    if (!inos)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    for (i = 0; i < n; i++)
+        if ((inos[i] = ns_inode(names[i])) != 0)
+            present++;
+    for (round = 0; round < 50; round++) {
+        k = pids_in(inos, n, pids, 1024);
+        if (k == 0)
+            break;
+        for (i = 0; i < k; i++)
+            kill(pids[i], SIGKILL);
+        for (i = 0; i < k; i++)
+            waitpid(pids[i], NULL, WNOHANG);
+        usleep(20000);
+    }
+    free(inos);
+    if (present == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (ns_inode(names[i]) != 0)
+            tx_add(&t, "netns del %s\n", names[i]);
+    snprintf(batch, sizeof(batch), "%s/fl-netns-del-%d.batch", tmpdir, (int)getpid());
+    snprintf(log, sizeof(log), "%s/fl-netns-del-%d.log", tmpdir, (int)getpid());
+    if ((r = tx_write(&t, batch)) < 0)
+        return fl_errf(err, r, "cannot write %s: %s", batch, strerror(-r));
+    pid = ip_batch_start(NULL, batch, log);
+    r = pid < 0 ? (int)pid : wait_ok(pid);
+    if (r < 0) {
+        last_line(log, msg, sizeof(msg));
+        fl_errf(err, r, "deleting the lab's namespaces failed: %s", msg[0] ? msg : strerror(-r));
+    }
+    unlink(batch);
+    unlink(log);
+    return r;
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+static void em_arm(struct lab *lab)
+{
+    struct text t = {0};
+    size_t i;
+
+    snprintf(em_ip, sizeof(em_ip), "%s", ip_path());
+    snprintf(em_batch, sizeof(em_batch), "%s/netns-del.batch", lab->dir);
+    snprintf(em_state, sizeof(em_state), "%s", lab->state_file);
+    tx_add(&t, "netns del %s\nnetns del %s\n", lab->router_ns, lab->ctl_ns);
+    for (i = 0; i < lab->n_hosts; i++)
+        tx_add(&t, "netns del %s\n", lab->host_ns[i]);
+    tx_write(&t, em_batch);
+    em_npids = 0;
+    em_active = 1;
+}
+
+static void lab_names(struct lab *lab, const struct experiment *exp)
+{
+    size_t i;
+
+    snprintf(lab->router_ns, sizeof(lab->router_ns), "fl-%s-router", lab->id);
+    snprintf(lab->ctl_ns, sizeof(lab->ctl_ns), "fl-%s-ctl", lab->id);
+    for (i = 0; i < lab->n_hosts; i++)
+        snprintf(lab->host_ns[i], LAB_NS_MAX, "fl-%s-%s", lab->id, exp->topology.hosts[i].name);
+}
+
+static int build(struct lab *lab, const struct experiment *exp, struct fl_err *err)
+{
+    const struct exp_topology *t = &exp->topology;
+    struct text tx = {0};
+    char path[PATH_MAX], log[PATH_MAX], a[64], g[64], msg[256];
+    pid_t *pids;
+    size_t i, r, z, np = 0;
+    int rc = 0, e;
+
+    pids = calloc(t->n_hosts + 4, sizeof(*pids));
+    if (!pids)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    snprintf(log, sizeof(log), "%s/ip.log", lab->dir);
+
+    /* 1: every namespace. */
+    tx_add(&tx, "netns add %s\nnetns add %s\n", lab->router_ns, lab->ctl_ns);
+    for (i = 0; i < t->n_hosts; i++)
+        tx_add(&tx, "netns add %s\n", lab->host_ns[i]);
+    snprintf(path, sizeof(path), "%s/netns-add.batch", lab->dir);
+    if ((rc = tx_write(&tx, path)) < 0) {
+        fl_errf(err, rc, "cannot write %s: %s", path, strerror(-rc));
+        goto out;
+    }
+    pids[0] = ip_batch_start(NULL, path, log);
+    if (pids[0] < 0 || wait_ok(pids[0]) < 0) {
+        last_line(log, msg, sizeof(msg));
+        rc = fl_errf(err, -EIO, "ip netns add failed: %s (see %s)", msg, log);
+        goto out;
+    }
+
+    /* 2: router (zone bridges, host data veths, the clients' leg) and control. */
+    tx_add(&tx, "link set lo up\n");
+    for (r = 0; r < t->n_regions; r++) {
+        const struct exp_region *reg = &t->regions[r];
+
+        for (z = 0; z < reg->n_zones; z++) {
+            const struct exp_zone *zn = &reg->zones[z];
+
+            tx_add(&tx, "link add br%zuz%zu type bridge\n", r + 1, z + 1);
+            tx_add(&tx, "addr add %s/%u dev br%zuz%zu\n", ip4(&zn->gateway, g, sizeof(g)),
+                   zn->cidr.prefix, r + 1, z + 1);
+            tx_add(&tx, "link set br%zuz%zu up\n", r + 1, z + 1);
+            for (i = zn->first_host; i < zn->first_host + zn->n_hosts; i++) {
+                tx_add(&tx, "link add d%zu type veth peer name %s netns %s\n", i, LAB_DATA_DEV,
+                       lab->host_ns[i]);
+                tx_add(&tx, "link set d%zu master br%zuz%zu\n", i, r + 1, z + 1);
+                tx_add(&tx, "link set d%zu up\n", i);
+            }
+        }
+    }
+    tx_add(&tx, "link add cli type veth peer name cli0 netns %s\n", lab->ctl_ns);
+    tx_add(&tx, "addr add %s/24 dev cli\nlink set cli up\n", LAB_CLIENT_GW);
+    snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, lab->router_ns);
+    tx_write(&tx, path);
+    pids[np++] = ip_batch_start(lab->router_ns, path, log);
+
+    tx_add(&tx, "link set lo up\nlink add ctlbr type bridge\n");
+    tx_add(&tx, "addr add %s/%u dev ctlbr\nlink set ctlbr up\n", ip4(&t->controller, a, sizeof(a)),
+           t->control.prefix);
+    for (i = 0; i < t->n_hosts; i++) {
+        tx_add(&tx, "link add c%zu type veth peer name %s netns %s\n", i, LAB_CTL_DEV,
+               lab->host_ns[i]);
+        tx_add(&tx, "link set c%zu master ctlbr\nlink set c%zu up\n", i, i);
+    }
+    snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, lab->ctl_ns);
+    tx_write(&tx, path);
+    pids[np++] = ip_batch_start(lab->ctl_ns, path, log);
+    for (i = 0; i < np; i++) {
+        if (pids[i] < 0 || wait_ok(pids[i]) < 0)
+            rc = -EIO;
+    }
+    if (rc < 0) {
+        last_line(log, msg, sizeof(msg));
+        fl_errf(err, rc, "building the lab's router and control network failed: %s (see %s)", msg,
+                log);
+        goto out;
+    }
+
+    /* 3: every host, the control namespace's client leg, forwarding. */
+    np = 0;
+    tx_add(&tx, "addr add %s/24 dev cli0\nlink set cli0 up\n", LAB_CLIENT_ADDR);
+    tx_add(&tx, "route add %s via %s\n", LAB_DATA_NET, LAB_CLIENT_GW);
+    snprintf(path, sizeof(path), "%s/%s-clients.batch", lab->dir, lab->ctl_ns);
+    tx_write(&tx, path);
+    pids[np++] = ip_batch_start(lab->ctl_ns, path, log);
+    for (i = 0; i < t->n_hosts; i++) {
+        const struct exp_host *h = &t->hosts[i];
+        const struct exp_zone *zn = &t->regions[h->region].zones[h->zone];
+
+        tx_add(&tx, "link set lo up\n");
+        tx_add(&tx, "addr add %s/%u dev %s\n", ip4(&h->data, a, sizeof(a)), zn->cidr.prefix,
+               LAB_DATA_DEV);
+        tx_add(&tx, "link set %s up\n", LAB_DATA_DEV);
+        tx_add(&tx, "addr add %s/%u dev %s\n", ip4(&h->control, a, sizeof(a)), t->control.prefix,
+               LAB_CTL_DEV);
+        tx_add(&tx, "link set %s up\n", LAB_CTL_DEV);
+        tx_add(&tx, "route add %s via %s\n", LAB_DATA_NET, ip4(&zn->gateway, g, sizeof(g)));
+        snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, lab->host_ns[i]);
+        tx_write(&tx, path);
+        pids[np++] = ip_batch_start(lab->host_ns[i], path, log);
+    }
+    e = ns_sysctl(lab->router_ns, "/proc/sys/net/ipv4/ip_forward", "1");
+    for (i = 0; i < np; i++) {
+        if (pids[i] < 0 || wait_ok(pids[i]) < 0)
+            rc = -EIO;
+    }
+    if (rc < 0) {
+        last_line(log, msg, sizeof(msg));
+        fl_errf(err, rc, "configuring the lab's hosts failed: %s (see %s)", msg, log);
+        goto out;
+    }
+    if (e < 0)
+        rc = fl_errf(err, e, "cannot enable forwarding in %s", lab->router_ns);
+out:
+    free(pids);
+    return rc;
+}
+
+int lab_up(const struct experiment *exp, const char *dir, bool detach, struct lab **out,
+           struct fl_err *err)
+{
+    struct lab *lab;
+    unsigned char rnd[LAB_ID_LEN / 2], tok[16];
+    int64_t t0 = fl_now_ns();
+    size_t i;
+    int r;
+
+    *out = NULL;
+    if (!exp->topology.lab)
+        return fl_errf(err, -EINVAL, "%s: the topology is a staging inventory, not a lab",
+                       exp->file);
+    lab = calloc(1, sizeof(*lab));
+    if (!lab)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    lab->orig_netns = -1;
+    lab->detach = detach;
+    lab->n_hosts = exp->topology.n_hosts;
+    lab->host_ns = calloc(lab->n_hosts ? lab->n_hosts : 1, sizeof(*lab->host_ns));
+    if (!lab->host_ns) {
+        free(lab);
+        return fl_errf(err, -ENOMEM, "out of memory");
+    }
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd) ||
+        getrandom(tok, sizeof(tok), 0) != (ssize_t)sizeof(tok)) {
+        lab_free(lab);
+        return fl_errf(err, -EIO, "getrandom failed");
+    }
+    for (i = 0; i < LAB_ID_LEN / 2; i++)
+        sprintf(lab->id + 2 * i, "%02x", rnd[i]);
+    for (i = 0; i < sizeof(tok); i++)
+        sprintf(lab->token + 2 * i, "%02x", tok[i]);
+    explicit_bzero(tok, sizeof(tok));
+    if (dir)
+        snprintf(lab->dir, sizeof(lab->dir), "%s", dir);
+    else
+        snprintf(lab->dir, sizeof(lab->dir), "%s/%s", LAB_STATE_DIR, lab->id);
+    lab_names(lab, exp);
+    if ((r = mkdir_p(LAB_STATE_DIR, 0755)) < 0 || (r = mkdir_p(lab->dir, 0700)) < 0) {
+        fl_errf(err, r, "cannot create %s: %s", lab->dir, strerror(-r));
+        lab_free(lab);
+        return r;
+    }
+    for (i = 0; i < lab->n_hosts; i++)
+        if (ns_inode(lab->host_ns[i]) != 0) {
+            fl_errf(err, -EEXIST, "namespace %s exists already", lab->host_ns[i]);
+            lab_free(lab);
+            return -EEXIST;
+        }
+    snprintf(lab->state_file, sizeof(lab->state_file), "%s/%s.json", LAB_STATE_DIR, lab->id);
+    snprintf(lab->token_file, sizeof(lab->token_file), "%s/agent.token", lab->dir);
+    if ((r = write_file(lab->token_file, 0600, lab->token)) < 0) {
+        fl_errf(err, r, "cannot write %s: %s", lab->token_file, strerror(-r));
+        lab_free(lab);
+        return r;
+    }
+    /* The state file first: a crash half-way leaves something `lab down` can find. */
+    if ((r = state_write(lab)) < 0) {
+        lab_free(lab);
+        return fl_errf(err, r, "cannot write %s: %s", lab->state_file, strerror(-r));
+    }
+    em_arm(lab);
+    if ((r = build(lab, exp, err)) < 0) {
+        lab_down(lab, 0, NULL);
+        lab_free(lab);
+        return r;
+    }
+    lab->up_ns = fl_now_ns() - t0;
+    *out = lab;
+    return 0;
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+int lab_spawn(struct lab *lab, const char *ns, const char *name, const char *log_path,
+              char *const argv[], pid_t *pid, struct fl_err *err)
+{
+    char p[PATH_MAX];
+    int nsfd, logfd, nullfd;
+    pid_t child;
+
+    if (lab->n_procs >= LAB_MAX_PROCS)
+        return fl_errf(err, -E2BIG, "too many processes in the lab");
+    snprintf(p, sizeof(p), "/run/netns/%s", ns);
+    nsfd = open(p, O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0)
+        return fl_errf(err, -errno, "cannot open namespace %s: %s", ns, strerror(errno));
+    logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (logfd < 0) {
+        int e = -errno;
+
+        close(nsfd);
+        return fl_errf(err, e, "cannot open %s: %s", log_path, strerror(-e));
+    }
+    nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    child = fork();
+    if (child < 0) {
+        int e = -errno;
+
+        close(nsfd);
+        close(logfd);
+        if (nullfd >= 0)
+            close(nullfd);
+        return fl_errf(err, e, "fork: %s", strerror(-e));
+    }
+    if (child == 0) {
+        sigset_t all;
+
+        setpgid(0, 0); /* a terminal's Ctrl-C reaches the controller, not the lab */
+        if (!lab->detach)
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        if (setns(nsfd, CLONE_NEWNET) < 0)
+            _exit(126);
+        if (nullfd >= 0)
+            dup2(nullfd, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(nsfd);
+    close(logfd);
+    if (nullfd >= 0)
+        close(nullfd);
+    lab->procs[lab->n_procs] = child;
+    snprintf(lab->proc_names[lab->n_procs], sizeof(lab->proc_names[0]), "%s", name);
+    lab->n_procs++;
+    if (em_active && em_npids < LAB_MAX_PROCS) {
+        em_pids[em_npids] = child;
+        em_npids = em_npids + 1;
+    }
+    state_write(lab);
+    if (pid)
+        *pid = child;
+    return 0;
+}
+
+int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *agent_bin,
+                     const char *logdir, bool allow_any, struct fl_err *err)
+{
+    const struct exp_topology *t = &exp->topology;
+    char listen[96], state[PATH_MAX], log[PATH_MAX], ctl[64], a[64], name[96];
+    size_t i;
+    int r;
+
+    for (i = 0; i < t->n_hosts; i++) {
+        const struct exp_host *h = &t->hosts[i];
+        char *argv[20];
+        int k = 0;
+
+        snprintf(listen, sizeof(listen), "%s:%d", ip4(&h->control, a, sizeof(a)),
+                 EXP_LAB_AGENT_PORT);
+        snprintf(state, sizeof(state), "%s/agent-%s", lab->dir, h->name);
+        snprintf(log, sizeof(log), "%s/agent-%s.log", logdir, h->name);
+        fl_cidr_format(&t->control, ctl, sizeof(ctl));
+        snprintf(name, sizeof(name), "agent-%s", h->name);
+        argv[k++] = (char *)agent_bin;
+        argv[k++] = (char *)"--listen";
+        argv[k++] = listen;
+        argv[k++] = (char *)"--token-file";
+        argv[k++] = lab->token_file;
+        argv[k++] = (char *)"--state-dir";
+        argv[k++] = state;
+        argv[k++] = (char *)"--control";
+        argv[k++] = ctl;
+        argv[k++] = (char *)"--allow";
+        argv[k++] = (char *)LAB_DATA_NET;
+        argv[k++] = (char *)"--allow";
+        argv[k++] = (char *)"dev:" LAB_DATA_DEV;
+        if (allow_any) {
+            argv[k++] = (char *)"--allow";
+            argv[k++] = (char *)"0.0.0.0/0";
+        }
+        argv[k++] = (char *)"-v";
+        argv[k] = NULL;
+        if ((r = lab_spawn(lab, lab->host_ns[i], name, log, argv, NULL, err)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+int lab_enter_control(struct lab *lab, struct fl_err *err)
+{
+    char p[PATH_MAX];
+    int fd;
+
+    if (lab->in_ctl)
+        return 0;
+    if (lab->orig_netns < 0) {
+        lab->orig_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (lab->orig_netns < 0)
+            return fl_errf(err, -errno, "cannot open my network namespace: %s", strerror(errno));
+    }
+    snprintf(p, sizeof(p), "/run/netns/%s", lab->ctl_ns);
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+        int e = -errno;
+
+        if (fd >= 0)
+            close(fd);
+        return fl_errf(err, e, "cannot enter %s: %s", lab->ctl_ns, strerror(-e));
+    }
+    close(fd);
+    lab->in_ctl = true;
+    return 0;
+}
+
+void lab_leave_control(struct lab *lab)
+{
+    if (lab->in_ctl && lab->orig_netns >= 0 && setns(lab->orig_netns, CLONE_NEWNET) == 0)
+        lab->in_ctl = false;
+}
+
+bool lab_proc_alive(struct lab *lab, pid_t pid)
+{
+    int st;
+    pid_t r = waitpid(pid, &st, WNOHANG);
+
+    (void)lab;
+    if (r == 0)
+        return true;
+    if (r < 0 && errno == ECHILD)
+        return kill(pid, 0) == 0;
+    return false;
+}
+
+/* ---- teardown -------------------------------------------------------------- */
+
+int lab_down(struct lab *lab, int grace_ms, struct fl_err *err)
+{
+    int64_t t0 = fl_now_ns(), deadline;
+    char **names;
+    size_t i, n = 0, alive;
+    int r;
+
+    if (!lab)
+        return 0;
+    lab_leave_control(lab);
+    /* SIGTERM first: agents revert their faults, replicas stop cleanly. */
+    for (i = 0; i < lab->n_procs; i++)
+        if (lab->procs[i] > 0)
+            kill(lab->procs[i], SIGTERM);
+    deadline = fl_now_ns() + (int64_t)grace_ms * 1000000LL;
+    do {
+        alive = 0;
+        for (i = 0; i < lab->n_procs; i++) {
+            if (lab->procs[i] <= 0)
+                continue;
+            if (lab_proc_alive(lab, lab->procs[i]))
+                alive++;
+            else
+                lab->procs[i] = 0;
+        }
+        if (alive && fl_now_ns() < deadline)
+            usleep(10000);
+    } while (alive && fl_now_ns() < deadline);
+    names = calloc(lab->n_hosts + 2, sizeof(*names));
+    if (!names)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    names[n++] = lab->router_ns;
+    names[n++] = lab->ctl_ns;
+    for (i = 0; i < lab->n_hosts; i++)
+        names[n++] = lab->host_ns[i];
+    r = ns_destroy(names, n, lab->dir, err);
+    free(names);
+    for (i = 0; i < lab->n_procs; i++)
+        if (lab->procs[i] > 0) {
+            waitpid(lab->procs[i], NULL, 0);
+            lab->procs[i] = 0;
+        }
+    if (r == 0) {
+        unlink(lab->state_file);
+        em_active = 0;
+    }
+    lab->down_ns = fl_now_ns() - t0;
+    return r;
+}
+
+void lab_free(struct lab *lab)
+{
+    if (!lab)
+        return;
+    if (lab->orig_netns >= 0)
+        close(lab->orig_netns);
+    free(lab->host_ns);
+    free(lab);
+}
+
+void lab_emergency_teardown(void)
+{
+    sig_atomic_t i, n = em_npids;
+    pid_t pid;
+
+    if (!em_active)
+        return;
+    for (i = 0; i < n; i++)
+        kill(em_pids[i], SIGKILL);
+    pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(em_ip, "ip", "-batch", em_batch, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    unlink(em_state);
+    em_active = 0;
+}
+
+/* Namespace names under /run/netns starting with prefix (malloc'd array). */
+static size_t ns_with_prefix(const char *prefix, char ***out)
+{
+    DIR *d = opendir("/run/netns");
+    struct dirent *e;
+    char **v = NULL, **nv;
+    size_t n = 0;
+
+    *out = NULL;
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        nv = realloc(v, (n + 1) * sizeof(*v));
+        if (!nv)
+            break;
+        v = nv;
+        if ((v[n] = strdup(e->d_name)) != NULL)
+            n++;
+    }
+    closedir(d);
+    *out = v;
+    return n;
+}
+
+int lab_down_id(const char *id, struct fl_err *err)
+{
+    char state[PATH_MAX], prefix[64], **names = NULL;
+    json_t *j, *v;
+    size_t i, n;
+    int r = 0;
+
+    if (strlen(id) != LAB_ID_LEN || strspn(id, "0123456789abcdef") != LAB_ID_LEN)
+        return fl_errf(err, -EINVAL,
+                       "'%s' is not a lab id (6 hex digits, see 'faultline lab list')", id);
+    snprintf(state, sizeof(state), "%s/%s.json", LAB_STATE_DIR, id);
+    snprintf(prefix, sizeof(prefix), "fl-%s-", id);
+    j = json_load_file(state, 0, NULL);
+    if (j) {
+        /* Processes first (SIGTERM, a short grace), so that agents revert. */
+        json_array_foreach(json_object_get(j, "processes"), i, v)
+        {
+            pid_t pid = (pid_t)json_integer_value(json_object_get(v, "pid"));
+
+            if (pid > 0)
+                kill(pid, SIGTERM);
+        }
+        usleep(300000);
+    }
+    n = ns_with_prefix(prefix, &names);
+    if (!j && n == 0)
+        return fl_errf(err, -ENOENT, "no lab with id %s", id);
+    if (n > 0)
+        r = ns_destroy(names, n, "/tmp", err);
+    for (i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    if (j) {
+        const char *dir = json_string_value(json_object_get(j, "dir"));
+        char own[PATH_MAX];
+
+        /* `lab up` keeps its files under LAB_STATE_DIR/<id>: those go too. */
+        snprintf(own, sizeof(own), "%s/%s", LAB_STATE_DIR, id);
+        if (r == 0 && dir && strcmp(dir, own) == 0) {
+            pid_t pid = fork();
+
+            if (pid == 0) {
+                execl("/bin/rm", "rm", "-rf", "--", own, (char *)NULL);
+                _exit(127);
+            }
+            if (pid > 0)
+                waitpid(pid, NULL, 0);
+        }
+        json_decref(j);
+    }
+    if (r == 0)
+        unlink(state);
+    return r;
+}
+
+int lab_list(char ***ids, size_t *n)
+{
+    DIR *d = opendir(LAB_STATE_DIR);
+    struct dirent *e;
+    char **v = NULL, **nv;
+    size_t k = 0, len;
+
+    *ids = NULL;
+    *n = 0;
+    if (!d)
+        return errno == ENOENT ? 0 : -errno;
+    while ((e = readdir(d)) != NULL) {
+        len = strlen(e->d_name);
+        if (len != LAB_ID_LEN + 5 || strcmp(e->d_name + LAB_ID_LEN, ".json") != 0)
+            continue;
+        nv = realloc(v, (k + 1) * sizeof(*v));
+        if (!nv)
+            break;
+        v = nv;
+        v[k] = strndup(e->d_name, LAB_ID_LEN);
+        if (v[k])
+            k++;
+    }
+    closedir(d);
+    *ids = v;
+    *n = k;
+    return 0;
+}
+
+char *lab_residue(const char *id)
+{
+    char prefix[64], **names = NULL, *out;
+    size_t i, n, len = 1;
+
+    snprintf(prefix, sizeof(prefix), "fl-%s-", id);
+    n = ns_with_prefix(prefix, &names);
+    for (i = 0; i < n; i++)
+        len += strlen(names[i]) + 1;
+    out = calloc(1, len);
+    for (i = 0; i < n; i++) {
+        if (out) {
+            strcat(out, names[i]);
+            strcat(out, "\n");
+        }
+        free(names[i]);
+    }
+    free(names);
+    return out;
+}

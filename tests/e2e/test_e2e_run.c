@@ -1,0 +1,368 @@
+/*
+ * `faultline run` end to end, in the built-in lab (needs root). One source,
+ * built as several test programs (E2E_GROUP) so that each ctest entry stays
+ * under a minute on a 2-core CI machine:
+ *   1 the shipped key-vault experiment passes, outputs parse back;
+ *   2 the shipped cosmos experiment passes, outputs parse back;
+ *   3 Ctrl-C in the middle of a fault, and an agent killed mid-run: the run
+ *     reverts, tears down, writes a partial report and exits 3;
+ *   4 the command line: bad files and options (exit 2), --help, a fault the
+ *     kernel cannot do (exit 3 at the capability check, before anything
+ *     starts), several files into one junit.xml.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "e2e_util.h"
+#include "testutil.h"
+
+#ifndef E2E_GROUP
+#define E2E_GROUP 1
+#endif
+
+/* Run one experiment file (relative to the source tree) into dir; returns the exit code. */
+static __attribute__((unused)) int run_file(const char *dir, const char *rel, int timeout_ms)
+{
+    char file[1024], log[1024];
+    const char *args[] = {"run", "--out", dir, file, NULL};
+    int rc;
+
+    snprintf(file, sizeof(file), "%s/%s", e2e_src(), rel);
+    snprintf(log, sizeof(log), "%s.log", dir);
+    rc = e2e_run(log, timeout_ms, args);
+    if (rc != 0)
+        e2e_print_log(log);
+    return rc;
+}
+
+static void no_lab_left(json_t *report)
+{
+    const char *id = json_string_value(json_object_get(json_object_get(report, "lab"), "id"));
+    char what[512];
+
+    assert_non_null(id);
+    if (e2e_lab_left(id, what, sizeof(what)))
+        fail_msg("lab %s left: %s", id, what);
+}
+
+static __attribute__((unused)) void print_failed_verifiers(json_t *r)
+{
+    json_t *v;
+    size_t i;
+
+    json_array_foreach(json_object_get(r, "verifiers"), i, v)
+    {
+        if (!json_is_true(json_object_get(v, "pass")))
+            fprintf(stderr, "verifier %s failed: %s\n",
+                    json_string_value(json_object_get(v, "name")),
+                    json_string_value(json_object_get(v, "detail")));
+    }
+    if (json_object_get(r, "reason"))
+        fprintf(stderr, "reason: %s\n", json_string_value(json_object_get(r, "reason")));
+}
+
+#if E2E_GROUP == 1 || E2E_GROUP == 2
+static void shipped_experiment_should_pass(const char *rel, const char *name, size_t nverifiers)
+{
+    char *dir = e2e_tmpdir(name), *before = e2e_root_snapshot(), *after;
+    json_t *r;
+    int rc;
+
+    rc = run_file(dir, rel, 90000);
+    r = e2e_check_outputs(dir, dir);
+    if (rc != 0)
+        print_failed_verifiers(r);
+    assert_int_equal(rc, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "verdict")), "pass");
+    assert_string_equal(json_string_value(json_object_get(r, "experiment")), name);
+    assert_int_equal(json_array_size(json_object_get(r, "verifiers")), nverifiers);
+    assert_int_equal(json_array_size(json_object_get(r, "faults")), 1);
+    assert_true(json_integer_value(json_object_get(json_object_get(r, "ops"), "total")) > 1000);
+    no_lab_left(r);
+    after = e2e_root_snapshot();
+    assert_string_equal(before, after);
+    fprintf(stderr, "%s: lab up %.1f ms, teardown %.1f ms, total %lld ms\n", name,
+            json_real_value(json_object_get(json_object_get(r, "lab"), "up_ms")),
+            json_real_value(json_object_get(json_object_get(r, "lab"), "teardown_ms")),
+            (long long)json_integer_value(
+                json_object_get(json_object_get(r, "durations_ms"), "total")));
+    json_decref(r);
+    free(before);
+    free(after);
+    tu_sh("rm -rf '%s' '%s.log'", dir, dir);
+    free(dir);
+}
+#endif
+
+#if E2E_GROUP == 1
+static void key_vault_region_outage_should_pass(void **state)
+{
+    (void)state;
+    TU_REQUIRE_ROOT();
+    shipped_experiment_should_pass("experiments/key-vault-region-outage.yaml",
+                                   "key-vault-region-outage", 4);
+}
+#endif
+
+#if E2E_GROUP == 2
+static void cosmos_zone_outage_should_pass(void **state)
+{
+    (void)state;
+    TU_REQUIRE_ROOT();
+    shipped_experiment_should_pass("experiments/cosmos-zone-outage.yaml", "cosmos-zone-outage", 2);
+}
+#endif
+
+#if E2E_GROUP == 3
+/* The lab id of a running run whose output directory is dir (from the state files). */
+static char *running_lab_pid(const char *dir, const char *proc)
+{
+    return tu_sh_out("for f in /run/faultline/labs/*.json; do "
+                     "grep -q '\"dir\": \"%s/lab\"' \"$f\" && "
+                     "tr -d '\\n ' < \"$f\" | grep -o '\"pid\":[0-9]*,\"name\":\"%s\"' | "
+                     "grep -o '[0-9]*' | head -1; done 2>/dev/null",
+                     dir, proc);
+}
+
+static json_t *interrupted_run(const char *tag, bool kill_agent, int *rc)
+{
+    char file[1024], log[1024], *dir = e2e_tmpdir(tag), *pid_s = NULL;
+    const char *args[] = {"run", "--out", NULL, file, NULL};
+    json_t *r;
+    pid_t pid;
+    int i;
+
+    snprintf(file, sizeof(file), "%s/tests/e2e/experiments/short-isolate.yaml", e2e_src());
+    snprintf(log, sizeof(log), "%s.log", dir);
+    args[2] = dir;
+    pid = e2e_start(log, args);
+    assert_true(pid > 0);
+    /* The fault is applied at 3 s of the workload (about 1.5 s of setup before). */
+    for (i = 0; i < 200; i++) {
+        char *hit = tu_sh_out("grep -c 'fault f1 isolate.*applied' '%s'", log);
+        bool applied = hit && atoi(hit) > 0;
+
+        free(hit);
+        if (applied)
+            break;
+        usleep(50000);
+    }
+    if (i == 200) {
+        e2e_print_log(log);
+        kill(pid, SIGKILL);
+        fail_msg("the fault was never applied");
+    }
+    usleep(500000);
+    if (kill_agent) {
+        pid_s = running_lab_pid(dir, "agent-north-z1-h1");
+        assert_non_null(pid_s);
+        assert_true(atoi(pid_s) > 1);
+        assert_int_equal(kill(atoi(pid_s), SIGKILL), 0);
+        free(pid_s);
+    } else {
+        assert_int_equal(kill(pid, SIGINT), 0);
+    }
+    *rc = e2e_wait(pid, 30000);
+    if (*rc != 3)
+        e2e_print_log(log);
+    r = e2e_check_outputs(dir, dir);
+    tu_sh("rm -rf '%s' '%s'", dir, log);
+    free(dir);
+    return r;
+}
+
+static void sigint_during_a_fault_should_revert_tear_down_and_report(void **state)
+{
+    char *before, *after;
+    json_t *r, *f;
+    int rc;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    before = e2e_root_snapshot();
+    r = interrupted_run("sigint", false, &rc);
+    assert_int_equal(rc, 3);
+    assert_string_equal(json_string_value(json_object_get(r, "verdict")), "error");
+    assert_string_equal(json_string_value(json_object_get(r, "reason")), "interrupted");
+    f = json_array_get(json_object_get(r, "faults"), 0);
+    assert_string_equal(json_string_value(json_object_get(f, "state")), "healed");
+    assert_true(json_integer_value(json_object_get(f, "heal_done_ns")) > 0);
+    no_lab_left(r);
+    after = e2e_root_snapshot();
+    assert_string_equal(before, after);
+    json_decref(r);
+    free(before);
+    free(after);
+}
+
+static void dead_agent_should_be_a_harness_error_with_nothing_left(void **state)
+{
+    char *before, *after;
+    const char *reason;
+    json_t *r, *f;
+    int rc;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    before = e2e_root_snapshot();
+    r = interrupted_run("agent", true, &rc);
+    assert_int_equal(rc, 3);
+    assert_string_equal(json_string_value(json_object_get(r, "verdict")), "error");
+    reason = json_string_value(json_object_get(r, "reason"));
+    assert_non_null(reason);
+    assert_non_null(strstr(reason, "north-z1-h1"));
+    f = json_array_get(json_object_get(r, "faults"), 0);
+    assert_string_equal(json_string_value(json_object_get(f, "state")), "healed");
+    no_lab_left(r);
+    after = e2e_root_snapshot();
+    assert_string_equal(before, after);
+    json_decref(r);
+    free(before);
+    free(after);
+}
+#endif
+
+#if E2E_GROUP == 4
+static void bad_files_and_options_should_exit_2(void **state)
+{
+    char *dir = e2e_tmpdir("cli"), log[1024], bad[1024], good[1024];
+    const char *none[] = {"run", NULL};
+    const char *opt[] = {"run", "--no-such-option", good, NULL};
+    const char *missing[] = {"run", "/nonexistent/x.yaml", NULL};
+    const char *mixed[] = {"run", "--out", dir, good, bad, NULL};
+    const char *help[] = {"run", "--help", NULL};
+    char *out;
+    FILE *f;
+
+    (void)state;
+    snprintf(log, sizeof(log), "%s/cli.log", dir);
+    snprintf(good, sizeof(good), "%s/experiments/key-vault-region-outage.yaml", e2e_src());
+    snprintf(bad, sizeof(bad), "%s/bad.yaml", dir);
+    f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("apiVersion: faultline/v1\nname: bad\n", f);
+    fclose(f);
+    assert_int_equal(e2e_run(log, 10000, none), 2);
+    assert_int_equal(e2e_run(log, 10000, opt), 2);
+    assert_int_equal(e2e_run(log, 10000, missing), 2);
+    /* One bad file: nothing runs at all (no output, no lab). */
+    assert_int_equal(e2e_run(log, 10000, mixed), 2);
+    out = tu_sh_out("ls '%s' | grep -v -e cli.log -e bad.yaml | wc -l", dir);
+    assert_non_null(out);
+    assert_int_equal(atoi(out), 0);
+    free(out);
+    out = tu_sh_out("grep -c 'bad.yaml:' '%s'", log);
+    assert_true(out && atoi(out) >= 1);
+    free(out);
+    tu_sh("rm -f '%s'", log);
+    assert_int_equal(e2e_run(log, 10000, help), 0);
+    out = tu_sh_out("cat '%s'", log);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "usage: faultline run"));
+    assert_non_null(strstr(out, "examples:"));
+    assert_non_null(strstr(out, "exit codes:"));
+    assert_non_null(strstr(out, "junit.xml"));
+    free(out);
+    tu_sh("rm -rf '%s'", dir);
+    free(dir);
+}
+
+static void missing_kernel_feature_should_stop_before_anything_starts(void **state)
+{
+    char *dir;
+    json_t *r;
+    int rc;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    dir = e2e_tmpdir("netem");
+    rc = run_file(dir, "tests/e2e/experiments/latency-needs-netem.yaml", 60000);
+    r = e2e_check_outputs(dir, dir);
+    if (rc == 3) {
+        const char *reason = json_string_value(json_object_get(r, "reason"));
+
+        assert_non_null(reason);
+        assert_non_null(strstr(reason, "kernel lacks sch_netem"));
+        assert_non_null(strstr(reason, "f1"));
+        /* Nothing started: no operation, no fault applied. */
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "ops"), "total")),
+                         0);
+        assert_string_equal(json_string_value(json_object_get(
+                                json_array_get(json_object_get(r, "faults"), 0), "state")),
+                            "never applied");
+    } else {
+        /* This kernel has netem: the run goes through. */
+        assert_true(rc == 0 || rc == 1);
+    }
+    no_lab_left(r);
+    json_decref(r);
+    tu_sh("rm -rf '%s' '%s.log'", dir, dir);
+    free(dir);
+}
+
+static void several_files_should_share_one_junit(void **state)
+{
+    char *dir, a[1024], b[1024], log[1024], sub[1200], *xml;
+    const char *args[] = {"run", "-q", "--out", NULL, a, b, NULL};
+    json_t *r;
+    int rc;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    dir = e2e_tmpdir("multi");
+    snprintf(a, sizeof(a), "%s/tests/e2e/experiments/latency-needs-netem.yaml", e2e_src());
+    snprintf(b, sizeof(b), "%s/tests/e2e/experiments/short-isolate.yaml", e2e_src());
+    snprintf(log, sizeof(log), "%s.log", dir);
+    args[3] = dir;
+    rc = e2e_run(log, 60000, args);
+    assert_true(rc == 0 || rc == 1 || rc == 3);
+    snprintf(sub, sizeof(sub), "%s/latency-needs-netem", dir);
+    r = e2e_check_outputs(sub, dir);
+    no_lab_left(r);
+    json_decref(r);
+    snprintf(sub, sizeof(sub), "%s/short-isolate", dir);
+    r = e2e_check_outputs(sub, dir);
+    no_lab_left(r);
+    if (json_integer_value(json_object_get(r, "exit_code")) != 0)
+        print_failed_verifiers(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "exit_code")), 0);
+    json_decref(r);
+    xml = tu_sh_out("grep -c '<testsuite ' '%s/junit.xml'", dir);
+    assert_non_null(xml);
+    assert_int_equal(atoi(xml), 2);
+    free(xml);
+    tu_sh("rm -rf '%s' '%s'", dir, log);
+    free(dir);
+}
+#endif
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#if E2E_GROUP == 1
+        cmocka_unit_test(key_vault_region_outage_should_pass),
+#elif E2E_GROUP == 2
+        cmocka_unit_test(cosmos_zone_outage_should_pass),
+#elif E2E_GROUP == 3
+        cmocka_unit_test(sigint_during_a_fault_should_revert_tear_down_and_report),
+        cmocka_unit_test(dead_agent_should_be_a_harness_error_with_nothing_left),
+#else
+        cmocka_unit_test(bad_files_and_options_should_exit_2),
+        cmocka_unit_test(missing_kernel_feature_should_stop_before_anything_starts),
+        cmocka_unit_test(several_files_should_share_one_junit),
+#endif
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
