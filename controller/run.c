@@ -296,10 +296,10 @@ struct run {
     struct fstate *fs;
     size_t nfs;
     int target_port;
-    pid_t *replica_pid;
     /* real services (redis-sentinel, etcd, postgres): a launcher starts them */
     const struct fl_target_ops *launcher;
     void *tstate;
+    json_t *tstatus; /* the launcher's status after settling (ground truth) */
     struct fl_target_host *thosts;
     char (*taddr)[64];
     /* scheduler */
@@ -411,7 +411,6 @@ static int fault_translate(struct run *R, struct fstate *s, struct fl_err *err)
     const json_t *p = f->params;
     const char *dev = json_string_value(json_object_get(p, "dev"));
     size_t i, g;
-    char path[PATH_MAX];
 
     s->hosts = calloc(t->n_hosts ? t->n_hosts : 1, sizeof(*s->hosts));
     s->specs = calloc(t->n_hosts ? t->n_hosts : 1, sizeof(*s->specs));
@@ -505,11 +504,9 @@ static int fault_translate(struct run *R, struct fstate *s, struct fl_err *err)
             if (json_object_get(p, "service"))
                 json_object_set_new(sp, "target",
                                     json_pack("{s:O}", "match", json_object_get(p, "service")));
-            else {
-                snprintf(path, sizeof(path), "%s/refstore-%s.pid", R->labdir,
-                         t->hosts[s->hosts[i]].name);
-                json_object_set_new(sp, "target", json_pack("{s:s}", "pidfile", path));
-            }
+            else /* the launcher names the real process once the target runs */
+                json_object_set_new(sp, "target",
+                                    json_pack("{s:s}", "match", t->hosts[s->hosts[i]].name));
             break;
         default:
             break;
@@ -650,20 +647,7 @@ out:
     return r;
 }
 
-/* ---- the target (refstore replicas in the lab) --------------------------- */
-
-static json_t *refstore_config(const struct experiment *exp)
-{
-    json_t *c = json_deep_copy(exp->target.options);
-
-    if (!c)
-        c = json_object();
-    json_object_del(c, "port");
-    if (exp->target.preset[0])
-        json_object_set_new(c, "preset", json_string(exp->target.preset));
-    json_object_set_new(c, "primary", json_string(exp->topology.regions[exp->target.primary].name));
-    return c;
-}
+/* ---- the target: started by its launcher (targets/services) in the lab ---- */
 
 static int target_port(const struct experiment *exp)
 {
@@ -681,168 +665,6 @@ static void addr_of(const struct fl_cidr *c, char *buf, size_t len)
     if (slash)
         *slash = '\0';
     snprintf(buf, len, "%s", tmp);
-}
-
-/* Start one replica per host, in the host's namespace. Logs in logdir, pidfiles in piddir. */
-static int refstore_start(struct lab *lab, const struct experiment *exp, const char *bin,
-                          const char *logdir, const char *piddir, pid_t *pids, struct fl_err *err)
-{
-    const struct exp_topology *t = &exp->topology;
-    json_t *cfg = refstore_config(exp);
-    char *cfgs = cfg ? json_dumps(cfg, JSON_COMPACT) : NULL;
-    int port = target_port(exp), r = 0;
-    size_t i, j, np;
-
-    json_decref(cfg);
-    if (!cfgs)
-        return fl_errf(err, -ENOMEM, "out of memory");
-    for (i = 0; i < t->n_hosts && r == 0; i++) {
-        const struct exp_host *h = &t->hosts[i];
-        char **argv = calloc(12 + 2 * t->n_hosts, sizeof(*argv));
-        char **peers = calloc(t->n_hosts, sizeof(*peers));
-        char listen[80], a[64], log[PATH_MAX], name[96], pidf[PATH_MAX], pidtxt[32];
-        int k = 0;
-        FILE *pf;
-
-        if (!argv || !peers) {
-            free(argv);
-            free(peers);
-            r = fl_errf(err, -ENOMEM, "out of memory");
-            break;
-        }
-        addr_of(&h->data, a, sizeof(a));
-        snprintf(listen, sizeof(listen), "%s:%d", a, port);
-        argv[k++] = (char *)bin;
-        argv[k++] = (char *)"--id";
-        argv[k++] = (char *)h->name;
-        argv[k++] = (char *)"--region";
-        argv[k++] = (char *)t->regions[h->region].name;
-        argv[k++] = (char *)"--zone";
-        argv[k++] = (char *)t->regions[h->region].zones[h->zone].name;
-        argv[k++] = (char *)"--listen";
-        argv[k++] = listen;
-        for (np = 0, j = 0; j < t->n_hosts; j++) {
-            const struct exp_host *o = &t->hosts[j];
-            char pa[64];
-
-            if (j == i)
-                continue;
-            addr_of(&o->data, pa, sizeof(pa));
-            if (asprintf(&peers[np], "%s=%s/%s@http://%s:%d", o->name, t->regions[o->region].name,
-                         t->regions[o->region].zones[o->zone].name, pa, port) < 0)
-                peers[np] = NULL;
-            if (peers[np]) {
-                argv[k++] = (char *)"--peer";
-                argv[k++] = peers[np++];
-            }
-        }
-        argv[k++] = (char *)"--config";
-        argv[k++] = cfgs;
-        argv[k] = NULL;
-        snprintf(log, sizeof(log), "%s/refstore-%s.log", logdir, h->name);
-        snprintf(name, sizeof(name), "refstore-%s", h->name);
-        r = lab_spawn(lab, lab->host_ns[i], name, log, argv, &pids[i], err);
-        if (r == 0) {
-            snprintf(pidf, sizeof(pidf), "%s/refstore-%s.pid", piddir, h->name);
-            snprintf(pidtxt, sizeof(pidtxt), "%d\n", (int)pids[i]);
-            pf = fopen(pidf, "we");
-            if (pf) {
-                fputs(pidtxt, pf);
-                fclose(pf);
-            }
-        }
-        for (j = 0; j < np; j++)
-            free(peers[j]);
-        free(peers);
-        free(argv);
-    }
-    free(cfgs);
-    return r;
-}
-
-static void status_url(const struct experiment *exp, size_t i, int port, char *buf, size_t len)
-{
-    char a[64];
-
-    addr_of(&exp->topology.hosts[i].data, a, sizeof(a));
-    snprintf(buf, len, "http://%s:%d/v1/status", a, port);
-}
-
-/*
- * Poll every replica's /v1/status. want_settled: also require every peer
- * alive with nothing pending and no replica read-only. Returns 0 when the
- * condition holds, -ETIMEDOUT after timeout_ns, -ECHILD if a replica died.
- */
-static int target_wait(struct run *R, bool want_settled, int64_t timeout_ns, struct fl_err *err)
-{
-    const struct experiment *exp = R->exp;
-    size_t n = exp->topology.n_hosts, i, k, good;
-    struct hreq *rq = calloc(n, sizeof(*rq));
-    int64_t deadline = fl_now_ns() + timeout_ns;
-    char why[512], bad[256] = "";
-    int r = -ETIMEDOUT;
-
-    if (!rq)
-        return fl_errf(err, -ENOMEM, "out of memory");
-    while (!stopping(R)) {
-        for (i = 0; i < n; i++) {
-            rq[i].method = "GET";
-            status_url(exp, i, R->target_port, rq[i].url, sizeof(rq[i].url));
-        }
-        http_many(rq, n, NULL, 1000);
-        for (good = 0, i = 0; i < n; i++) {
-            json_t *j = NULL, *peers, *p;
-            bool ok = rq[i].status == 200;
-
-            if (!ok) {
-                hreq_why(&rq[i], why, sizeof(why));
-                snprintf(bad, sizeof(bad), "%s: %s", exp->topology.hosts[i].name, why);
-                if (R->replica_pid && R->lab && !lab_proc_alive(R->lab, R->replica_pid[i])) {
-                    r = fl_errf(err, -ECHILD,
-                                "the target's replica on %s exited (see %s/refstore-%s.log)",
-                                exp->topology.hosts[i].name, R->out, exp->topology.hosts[i].name);
-                    goto out;
-                }
-                continue;
-            }
-            if (ok && want_settled) {
-                j = json_loadb(rq[i].resp, rq[i].resp_len, 0, NULL);
-                if (json_is_true(json_object_get(j, "read_only"))) {
-                    ok = false;
-                    snprintf(bad, sizeof(bad), "%s is read-only", exp->topology.hosts[i].name);
-                }
-                peers = json_object_get(j, "peers");
-                for (k = 0; ok && k < json_array_size(peers); k++) {
-                    p = json_array_get(peers, k);
-                    if (!json_is_true(json_object_get(p, "alive")) ||
-                        json_integer_value(json_object_get(p, "pending")) > 0) {
-                        ok = false;
-                        snprintf(bad, sizeof(bad), "%s: peer %s %s", exp->topology.hosts[i].name,
-                                 json_string_value(json_object_get(p, "name")),
-                                 json_is_true(json_object_get(p, "alive")) ? "has writes pending"
-                                                                           : "not alive");
-                    }
-                }
-                json_decref(j);
-            }
-            good += ok;
-        }
-        hreq_free(rq, n);
-        if (good == n) {
-            r = 0;
-            break;
-        }
-        if (fl_now_ns() > deadline) {
-            r = fl_errf(err, -ETIMEDOUT, "the target did not %s in time (%s)",
-                        want_settled ? "settle" : "start", bad[0] ? bad : "no answer");
-            break;
-        }
-        usleep(100000);
-    }
-out:
-    hreq_free(rq, n);
-    free(rq);
-    return r;
 }
 
 /* Start a real service through its launcher (targets/services) in the lab's hosts. */
@@ -878,6 +700,37 @@ static int launcher_start(struct run *R, struct fl_err *err)
     env.run_dir = dir;
     env.ready_timeout_ns = 60 * NS_S;
     return R->launcher->start(&env, &R->tstate, err);
+}
+
+/*
+ * Process faults name the target's process on each host: ask the launcher
+ * now that it runs (the file was checked with a placeholder). A fault with
+ * its own `service:` keeps it.
+ */
+static int process_targets(struct run *R, struct fl_err *err)
+{
+    size_t i, k;
+
+    for (i = 0; i < R->nfs; i++) {
+        struct fstate *s = &R->fs[i];
+
+        if (s->f->kind != EXP_FAULT_PROCESS || json_object_get(s->f->params, "service"))
+            continue;
+        for (k = 0; k < s->nh; k++) {
+            json_t *t = R->launcher->process_target
+                            ? R->launcher->process_target(R->tstate, s->hosts[k])
+                            : NULL;
+
+            if (t == NULL)
+                return fl_errf(err, -EOPNOTSUPP,
+                               "fault %s: target kind %s cannot name its process on %s; give "
+                               "the fault a service: (a command-line match)",
+                               s->f->id, R->exp->target.kind_name,
+                               R->exp->topology.hosts[s->hosts[k]].name);
+            json_object_set_new(s->specs[k], "target", t);
+        }
+    }
+    return 0;
 }
 
 static void launcher_stop(struct run *R)
@@ -1393,8 +1246,7 @@ int run_experiment(const struct experiment *exp, const struct run_opts *o, json_
              exp->target.kind_name);
     R.agent_url = calloc(exp->topology.n_hosts, sizeof(*R.agent_url));
     R.agent_dead = calloc(exp->topology.n_hosts, sizeof(*R.agent_dead));
-    R.replica_pid = calloc(exp->topology.n_hosts, sizeof(*R.replica_pid));
-    if (!R.agent_url || !R.agent_dead || !R.replica_pid)
+    if (!R.agent_url || !R.agent_dead)
         FAIL(FL_EXIT_HARNESS, "out of memory");
     for (i = 0; i < exp->topology.n_hosts; i++)
         snprintf(R.agent_url[i], EXP_URL_MAX, "%s", exp->topology.hosts[i].agent);
@@ -1405,21 +1257,21 @@ int run_experiment(const struct experiment *exp, const struct run_opts *o, json_
         if (geteuid() != 0)
             FAIL(FL_EXIT_HARNESS, "the lab needs root (CAP_NET_ADMIN): run as root, or list "
                                   "staging hosts in the experiment file");
-        if (exp->target.kind != EXP_TARGET_REFSTORE) {
-            R.launcher = fl_target_find(exp->target.kind_name);
-            if (!R.launcher)
-                FAIL(FL_EXIT_HARNESS, "no launcher for target kind '%s' in the lab",
-                     exp->target.kind_name);
-        }
+        R.launcher = fl_target_find(exp->target.kind_name);
+        if (!R.launcher)
+            FAIL(FL_EXIT_HARNESS, "no launcher for target kind '%s' in the lab",
+                 exp->target.kind_name);
         agent_bin = o->agent_bin ? o->agent_bin
                                  : find_bin("FAULTLINE_AGENT", "faultline-agent", "agents",
                                             agent_buf, sizeof(agent_buf));
         target_bin = o->target_bin ? o->target_bin
                                    : find_bin("FAULTLINE_REFSTORE", "faultline-refstore", "targets",
                                               target_buf, sizeof(target_buf));
-        if (!agent_bin || (!target_bin && !R.launcher))
+        if (!agent_bin || (!target_bin && exp->target.kind == EXP_TARGET_REFSTORE))
             FAIL(FL_EXIT_HARNESS, "cannot find %s (set FAULTLINE_AGENT / FAULTLINE_REFSTORE)",
                  !agent_bin ? "faultline-agent" : "faultline-refstore");
+        if (target_bin) /* the refstore launcher starts this one */
+            setenv("FAULTLINE_REFSTORE", target_bin, 1);
         for (i = 0; i < R.nfs; i++)
             allow_any |= exp->faults[i].kind == EXP_FAULT_PROCESS;
 
@@ -1451,18 +1303,15 @@ int run_experiment(const struct experiment *exp, const struct run_opts *o, json_
 
     progress_phase("target");
     t = fl_now_ns();
-    if (R.lab && R.launcher) {
+    if (R.lab) {
         if (launcher_start(&R, &err) < 0)
             FAIL(FL_EXIT_HARNESS, "target %s: %s", exp->target.kind_name, err.msg);
-    } else if (R.lab) {
-        if (refstore_start(R.lab, exp, target_bin, R.out, R.labdir, R.replica_pid, &err) < 0)
-            FAIL(FL_EXIT_HARNESS, "target: %s", err.msg);
-        if (target_wait(&R, false, 15 * NS_S, &err) < 0)
-            FAIL(FL_EXIT_HARNESS, "target: %s", err.msg);
+        if (process_targets(&R, &err) < 0)
+            FAIL(FL_EXIT_HARNESS, "%s", err.msg);
         /* Warm-up: every replica sees every peer, then a moment of quiet. */
         progress_phase("warmup");
-        if (target_wait(&R, true, 15 * NS_S, &err) < 0)
-            FAIL(FL_EXIT_HARNESS, "target: %s", err.msg);
+        if (R.launcher->settle && R.launcher->settle(R.tstate, 15 * NS_S, &err) < 0)
+            FAIL(FL_EXIT_HARNESS, "target %s: %s", exp->target.kind_name, err.msg);
     }
     dur_set(&R, "target_ready", fl_now_ns() - t);
     if (o->warmup_ns > 0 && !stopping(&R))
@@ -1497,13 +1346,16 @@ int run_experiment(const struct experiment *exp, const struct run_opts *o, json_
 
     progress_phase("settle");
     t = fl_now_ns();
-    if (R.lab && !R.launcher) {
-        R.settled = target_wait(&R, true, o->settle_ns, &err) == 0;
+    if (R.launcher && R.launcher->settle) {
+        R.settled = R.launcher->settle(R.tstate, o->settle_ns, &err) == 0;
     } else {
-        /* No generic "settled" signal for real services: give replication a moment. */
+        /* No "settled" signal from this target: give replication a moment. */
         usleep(2000000);
         R.settled = true;
     }
+    /* The service's own view (who failed over when): ground truth for the report. */
+    if (R.launcher && R.launcher->status && R.tstate)
+        R.tstatus = R.launcher->status(R.tstate);
     if (!R.settled)
         progress_event("warning: %s; final reads go ahead", err.msg);
     dur_set(&R, "settle", fl_now_ns() - t);
@@ -1618,8 +1470,9 @@ finish:
                                       "region_moves", (json_int_t)ws.region_moves, "max_lag_ms",
                                       (double)ws.max_lag_ns / 1e6));
         json_object_set_new(report, "target",
-                            json_pack("{s:s,s:s,s:b}", "kind", exp->target.kind_name, "preset",
-                                      exp->target.preset, "settled", R.settled));
+                            json_pack("{s:s,s:s,s:b,s:O?}", "kind", exp->target.kind_name, "preset",
+                                      exp->target.preset, "settled", R.settled, "status",
+                                      R.tstatus));
         json_object_set(report, "durations_ms", R.durations);
         json_object_set_new(report, "lab", lab_json(&R));
         {
@@ -1655,8 +1508,8 @@ finish:
     fstates_free(&R);
     free(R.agent_url);
     free(R.agent_dead);
-    free(R.replica_pid);
     json_decref(R.durations);
+    json_decref(R.tstatus);
     if (R.lab && !o->keep_lab)
         lab_free(R.lab);
     pthread_mutex_destroy(&R.mu);
@@ -1708,7 +1561,7 @@ static void run_usage(FILE *out)
             "  history.jsonl   every operation: client, op, key, value, region, times,\n"
             "                  outcome ok|fail|info\n"
             "  faults.jsonl    every fault: id, kind, scope, apply/heal intervals\n"
-            "  agent-<host>.log, refstore-<host>.log   the lab's processes\n"
+            "  agent-<host>.log, target/*.log          the lab's processes\n"
             "\n"
             "examples:\n"
             "  sudo faultline run experiments/key-vault-region-outage.yaml\n"
@@ -1927,6 +1780,8 @@ static int lab_up_cmd(const char *file, bool target)
         experiment_free(exp);
         return FL_EXIT_HARNESS;
     }
+    if (target_bin)
+        setenv("FAULTLINE_REFSTORE", target_bin, 1);
     memset(&ro, 0, sizeof(ro));
     memset(&R, 0, sizeof(R));
     pthread_mutex_init(&R.mu, NULL);
@@ -1943,18 +1798,23 @@ static int lab_up_cmd(const char *file, bool target)
     R.token = R.lab->token;
     R.agent_url = calloc(exp->topology.n_hosts, sizeof(*R.agent_url));
     R.agent_dead = calloc(exp->topology.n_hosts, sizeof(*R.agent_dead));
-    R.replica_pid = calloc(exp->topology.n_hosts, sizeof(*R.replica_pid));
-    if (!R.agent_url || !R.agent_dead || !R.replica_pid)
+    if (!R.agent_url || !R.agent_dead)
         goto fail;
     for (i = 0; i < exp->topology.n_hosts; i++)
         snprintf(R.agent_url[i], EXP_URL_MAX, "%s", exp->topology.hosts[i].agent);
     if (lab_start_agents(R.lab, exp, agent_bin, R.lab->dir, false, &err) < 0 ||
         lab_enter_control(R.lab, &err) < 0 || agents_ready(&R, 10 * NS_S, &err) < 0)
         goto fail;
-    if (target_bin &&
-        (refstore_start(R.lab, exp, target_bin, R.lab->dir, R.lab->dir, R.replica_pid, &err) < 0 ||
-         target_wait(&R, false, 15 * NS_S, &err) < 0))
-        goto fail;
+    if (target) {
+        R.launcher = fl_target_find(exp->target.kind_name);
+        if (R.launcher == NULL) {
+            fl_errf(&err, -ENOENT, "no launcher for target kind '%s'", exp->target.kind_name);
+            goto fail;
+        }
+        /* Left running for poking; `lab down` kills every process in the lab. */
+        if (launcher_start(&R, &err) < 0)
+            goto fail;
+    }
     lab_leave_control(R.lab);
     printf("lab %s up in %.1f ms (%s)\n", R.lab->id, (double)R.lab->up_ns / 1e6, exp->name);
     printf("  router   %s\n  control  %s (controller 198.19.0.1, clients %s)\n", R.lab->router_ns,
@@ -1970,7 +1830,7 @@ static int lab_up_cmd(const char *file, bool target)
             printf("  refstore http://%s:%d", a, R.target_port);
         printf("\n");
     }
-    printf("\nfiles: %s (agent token: %s, logs: agent-*.log, refstore-*.log)\n", R.lab->dir,
+    printf("\nfiles: %s (agent token: %s, logs: agent-*.log, target/*.log)\n", R.lab->dir,
            R.lab->token_file);
     printf("enter a host:   ip netns exec %s bash\n", R.lab->host_ns[0]);
     printf("ask an agent:   ip netns exec %s curl -H \"Authorization: Bearer $(cat %s)\" "
@@ -1987,7 +1847,6 @@ out:
     lab_free(R.lab);
     free(R.agent_url);
     free(R.agent_dead);
-    free(R.replica_pid);
     experiment_free(exp);
     curl_global_cleanup();
     return code;

@@ -165,8 +165,17 @@ static void build_order(struct client *cl)
 /* Which endpoint this op goes to; *probe set when it tests the preferred one again. */
 static size_t route_pick(struct client *cl, int64_t now, bool *probe)
 {
+    const struct fl_endpoint *eps = cl->c->endpoints;
+
     *probe = false;
-    if (cl->cur != 0 && now - cl->moved_at_ns >= cl->c->retry_preferred_ns) {
+    /*
+     * Probe back only across regions, as SDKs do with their preferred-region
+     * list: a client that moved to another replica of its preferred region
+     * stays there (real clients reach a region through one regional
+     * endpoint, not a pinned replica).
+     */
+    if (cl->cur != 0 && now - cl->moved_at_ns >= cl->c->retry_preferred_ns &&
+        strcmp(eps[cl->order[cl->cur]].region, eps[cl->order[0]].region) != 0) {
         *probe = true;
         return cl->order[0];
     }

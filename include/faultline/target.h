@@ -33,14 +33,15 @@ struct fl_target_env {
     size_t n_hosts;
     const char *primary_region; /* target.primary, may be NULL */
     const json_t *config;       /* the experiment's target section (kind-specific keys) */
-    const char *run_dir;        /* per-run directory for data dirs and logs (<run_dir>/<host>/...) */
-    int64_t ready_timeout_ns;   /* how long start() may wait for health */
+    const char *run_dir;      /* per-run directory for data dirs and logs (<run_dir>/<host>/...) */
+    int64_t ready_timeout_ns; /* how long start() may wait for health */
 };
 
 /* Where the workload sends operations: one entry per region, in file order. */
 struct fl_target_endpoint {
     char region[64];
-    char url[256]; /* driver-specific: "http://198.18.1.33:8080", "redis-sentinel://...", a libpq conninfo */
+    char url[256]; /* driver-specific: "http://198.18.1.33:8080", "redis-sentinel://...", a libpq
+                      conninfo */
 };
 
 struct fl_target_ops {
@@ -60,6 +61,19 @@ struct fl_target_ops {
     json_t *(*status)(void *state);
     /* Stop every process (SIGTERM, then SIGKILL after a grace), remove temp files. Accepts NULL. */
     void (*stop)(void *state);
+    /*
+     * Optional: wait until the service has converged after healing (every
+     * replica sees every peer, nothing pending, no failed-over state left).
+     * 0, or -ETIMEDOUT / -ECHILD (a server died) with err saying what is
+     * still pending. NULL: the run loop gives replication a fixed moment.
+     */
+    int (*settle)(void *state, int64_t timeout_ns, struct fl_err *err);
+    /*
+     * Optional: the "target" of a process fault on host i, for the injector's
+     * process kind: {"pidfile": P} or {"match": S}, with "restart_cmd" when
+     * the server can be started again (new reference; NULL: unknown).
+     */
+    json_t *(*process_target)(void *state, size_t host);
 };
 
 /* The launcher for kind, or NULL. */

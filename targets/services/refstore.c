@@ -31,6 +31,9 @@ struct rs_host {
     struct svc_proc proc;
     char netns[128];
     char url[160];
+    char name[96];
+    char pidfile[600];
+    json_t *argv; /* the command line, for a process fault's restart_cmd */
 };
 
 struct rs_state {
@@ -145,8 +148,12 @@ static void rs_stop(void *state)
 
     if (s == NULL)
         return;
-    for (i = 0; i < s->n; i++)
+    for (i = 0; i < s->n; i++) {
         svc_stop(&s->h[i].proc, 2000000000LL);
+        json_decref(s->h[i].argv);
+        if (s->h[i].pidfile[0])
+            unlink(s->h[i].pidfile);
+    }
     free(s->h);
     free(s->eps);
     free(s);
@@ -228,8 +235,20 @@ static int rs_start(const struct fl_target_env *env, void **state, struct fl_err
         snprintf(s->h[i].proc.log, sizeof(s->h[i].proc.log), "%s/refstore-%s.log", env->run_dir,
                  h->name);
         snprintf(s->h[i].proc.what, sizeof(s->h[i].proc.what), "faultline-refstore on %s", h->name);
+        snprintf(s->h[i].name, sizeof(s->h[i].name), "%s", h->name);
+        s->h[i].argv = json_array();
+        for (j = 0; j < a; j++)
+            json_array_append_new(s->h[i].argv, json_string(argv[j]));
         if (r == 0)
             r = svc_spawn(&s->h[i].proc, h->netns, NULL, argv, NULL, err);
+        if (r == 0) {
+            char pid[32];
+
+            snprintf(s->h[i].pidfile, sizeof(s->h[i].pidfile), "%s/refstore-%s.pid", env->run_dir,
+                     h->name);
+            snprintf(pid, sizeof(pid), "%d\n", (int)s->h[i].proc.pid);
+            r = svc_write_file(s->h[i].pidfile, pid, err);
+        }
         /* Every other entry from the first peer on is a malloc'd "name=...@url". */
         for (j = first_peer + 1; j < a; j += 2)
             free(argv[j]);
@@ -275,23 +294,110 @@ static int rs_endpoints(void *state, const struct fl_target_endpoint **eps, size
     return 0;
 }
 
-static json_t *rs_status(void *state)
+/* GET /v1/status of every replica: 0 and an array of parsed answers (NULL where none). */
+static void status_all(struct rs_state *s, json_t **st)
 {
-    struct rs_state *s = state;
-    json_t *hosts = json_object();
     size_t i;
 
     for (i = 0; i < s->n; i++) {
         char url[200], *body = NULL;
-        json_t *j = NULL;
 
         snprintf(url, sizeof(url), "%s/v1/status", s->h[i].url);
-        if (ns_get(s->h[i].netns, url, 1000, &body) == 0)
-            j = json_loads(body, 0, NULL);
+        st[i] = ns_get(s->h[i].netns, url, 1000, &body) == 0 ? json_loads(body, 0, NULL) : NULL;
         free(body);
-        json_object_set_new(hosts, s->eps[i].url, j ? j : json_null());
     }
+}
+
+/*
+ * Converged: every replica answers, none is read-only (failed over), every
+ * one sees every peer alive with nothing pending.
+ */
+static int rs_settle(void *state, int64_t timeout_ns, struct fl_err *err)
+{
+    struct rs_state *s = state;
+    int64_t deadline = fl_now_ns() + timeout_ns;
+    json_t **st = calloc(s->n, sizeof(*st));
+    char why[256] = "no answer";
+    size_t i, k, good;
+    int r = -ETIMEDOUT, ws;
+
+    if (st == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    for (;;) {
+        status_all(s, st);
+        for (good = 0, i = 0; i < s->n; i++) {
+            json_t *peers = json_object_get(st[i], "peers"), *p;
+            bool ok = st[i] != NULL;
+
+            if (!svc_alive(&s->h[i].proc, &ws)) {
+                char tail[256];
+
+                r = fl_errf(err, -ECHILD, "%s exited: %s", s->h[i].proc.what,
+                            svc_log_tail(s->h[i].proc.log, tail, sizeof(tail)));
+                goto out;
+            }
+            if (!ok)
+                snprintf(why, sizeof(why), "%s does not answer", s->h[i].name);
+            if (ok && json_is_true(json_object_get(st[i], "read_only"))) {
+                ok = false;
+                snprintf(why, sizeof(why), "%s is still read-only", s->h[i].name);
+            }
+            for (k = 0; ok && k < json_array_size(peers); k++) {
+                p = json_array_get(peers, k);
+                if (!json_is_true(json_object_get(p, "alive")) ||
+                    json_integer_value(json_object_get(p, "pending")) > 0) {
+                    ok = false;
+                    snprintf(why, sizeof(why), "%s: peer %s %s", s->h[i].name,
+                             json_string_value(json_object_get(p, "name")),
+                             json_is_true(json_object_get(p, "alive")) ? "has writes pending"
+                                                                       : "not alive");
+                }
+            }
+            good += ok;
+        }
+        for (i = 0; i < s->n; i++) {
+            json_decref(st[i]);
+            st[i] = NULL;
+        }
+        if (good == s->n) {
+            r = 0;
+            break;
+        }
+        if (fl_now_ns() > deadline) {
+            r = fl_errf(err, -ETIMEDOUT, "did not settle in time: %s", why);
+            break;
+        }
+        svc_sleep_ns(100000000);
+    }
+out:
+    for (i = 0; i < s->n; i++)
+        json_decref(st[i]);
+    free(st);
+    return r;
+}
+
+static json_t *rs_status(void *state)
+{
+    struct rs_state *s = state;
+    json_t *hosts = json_object(), **st = calloc(s->n, sizeof(*st));
+    size_t i;
+
+    if (st == NULL)
+        return NULL;
+    status_all(s, st);
+    for (i = 0; i < s->n; i++)
+        json_object_set_new(hosts, s->h[i].name, st[i] ? st[i] : json_null());
+    free(st);
     return json_pack("{s:o}", "hosts", hosts);
+}
+
+static json_t *rs_process_target(void *state, size_t host)
+{
+    struct rs_state *s = state;
+
+    if (host >= s->n || !s->h[host].pidfile[0])
+        return NULL;
+    return json_pack("{s:s, s:O}", "pidfile", s->h[host].pidfile, "restart_cmd", s->h[host].argv);
 }
 
 const struct fl_target_ops fl_target_refstore = {
@@ -300,4 +406,6 @@ const struct fl_target_ops fl_target_refstore = {
     .endpoints = rs_endpoints,
     .status = rs_status,
     .stop = rs_stop,
+    .settle = rs_settle,
+    .process_target = rs_process_target,
 };

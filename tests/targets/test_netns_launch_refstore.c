@@ -57,9 +57,19 @@ static void launcher_should_start_report_and_stop_cleanly(void **state)
     assert_string_equal(eps[0].region, "west");
     assert_string_equal(eps[1].url, "http://198.18.2.33:8080");
     st = ops->status(s);
-    assert_non_null(json_object_get(json_object_get(st, "hosts"), "http://198.18.1.33:8080"));
-    assert_true(
-        json_is_object(json_object_get(json_object_get(st, "hosts"), "http://198.18.2.33:8080")));
+    /* Each replica's own view, keyed by host: the ground truth of failovers. */
+    assert_true(json_is_object(json_object_get(json_object_get(st, "hosts"), "west-z1-h1")));
+    assert_non_null(json_object_get(json_object_get(json_object_get(st, "hosts"), "north-z1-h1"),
+                                    "failover_at_ns"));
+    /* A process fault can signal and restart each replica. */
+    {
+        json_t *pt = ops->process_target(s, 1);
+
+        assert_non_null(json_object_get(pt, "pidfile"));
+        assert_true(json_array_size(json_object_get(pt, "restart_cmd")) > 8);
+        json_decref(pt);
+    }
+    assert_int_equal(ops->settle(s, 5000000000LL, &e), 0);
     json_decref(st);
     ops->stop(s);
     pids = tu_sh_out("ip netns pids %s; ip netns pids %s", ns[0], ns[1]);
