@@ -38,6 +38,7 @@ static pid_t em_pids[LAB_MAX_PROCS];
 static volatile sig_atomic_t em_npids;
 static char em_ip[PATH_MAX];
 static char em_batch[PATH_MAX];
+static char em_script[PATH_MAX];
 static char em_state[PATH_MAX];
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -361,6 +362,22 @@ static void em_arm(struct lab *lab)
     for (i = 0; i < lab->n_hosts; i++)
         tx_add(&t, "netns del %s\n", lab->host_ns[i]);
     tx_write(&t, em_batch);
+    /*
+     * The script the emergency path execs: kill every process in the lab's
+     * namespaces, whoever started it (a target launcher's servers too), then
+     * delete the namespaces. Written now: a signal handler can only exec.
+     */
+    snprintf(em_script, sizeof(em_script), "%s/emergency-teardown.sh", lab->dir);
+    tx_add(&t, "for ns in %s %s", lab->router_ns, lab->ctl_ns);
+    for (i = 0; i < lab->n_hosts; i++)
+        tx_add(&t, " %s", lab->host_ns[i]);
+    /* This script and the controller sit in the control namespace: spare them. */
+    tx_add(&t,
+           "; do %s netns pids \"$ns\" 2>/dev/null | grep -vxE \"$$|$PPID\" | xargs -r kill -9; "
+           "done\n",
+           em_ip);
+    tx_add(&t, "exec %s -batch %s\n", em_ip, em_batch);
+    tx_write(&t, em_script);
     em_npids = 0;
     em_active = 1;
 }
@@ -804,7 +821,7 @@ void lab_emergency_teardown(void)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(em_ip, "ip", "-batch", em_batch, (char *)NULL);
+        execl("/bin/sh", "sh", em_script, (char *)NULL);
         _exit(127);
     }
     if (pid > 0)

@@ -206,6 +206,65 @@ static void sigint_during_a_fault_should_revert_tear_down_and_report(void **stat
     free(after);
 }
 
+/*
+ * A second Ctrl-C while the first one's teardown runs: the emergency path
+ * kills every process in the lab's namespaces (the target's servers too) and
+ * deletes them; nothing is left, whatever the run was doing.
+ */
+static void second_sigint_should_kill_the_lab_with_nothing_left(void **state)
+{
+    char file[1024], log[1024], *dir = e2e_tmpdir("sigint2"), *before, *after, *id, *left;
+    const char *args[] = {"run", "--out", NULL, file, NULL};
+    pid_t pid;
+    int i, rc;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    before = e2e_root_snapshot();
+    snprintf(file, sizeof(file), "%s/tests/e2e/experiments/short-isolate.yaml", e2e_src());
+    snprintf(log, sizeof(log), "%s.log", dir);
+    args[2] = dir;
+    pid = e2e_start(log, args);
+    assert_true(pid > 0);
+    for (i = 0; i < 200; i++) {
+        char *hit = tu_sh_out("grep -c 'fault f1 isolate.*applied' '%s'", log);
+        bool applied = hit && atoi(hit) > 0;
+
+        free(hit);
+        if (applied)
+            break;
+        usleep(50000);
+    }
+    assert_true(i < 200);
+    id = tu_sh_out("sed -n 's/.* lab \\([0-9a-f]*\\) up in .*/\\1/p' '%s' | tr -d '\\n'", log);
+    assert_true(id != NULL && strlen(id) > 0);
+    /*
+     * The second interrupt lands while the run is still unwinding the
+     * workload: the target's servers are running and the controller sits in
+     * the lab's control namespace (two signals sent back to back would merge).
+     */
+    assert_int_equal(kill(pid, SIGINT), 0);
+    usleep(10000);
+    assert_int_equal(kill(pid, SIGINT), 0);
+    rc = e2e_wait(pid, 30000);
+    if (rc != 3)
+        e2e_print_log(log);
+    assert_int_equal(rc, 3);
+    /* Live processes only: a killed child may stay a zombie until init reaps it. */
+    left = tu_sh_out("ip netns list | grep -c 'fl-%s-'; ps -eo stat=,args= | awk '$1 !~ /^Z/' | "
+                     "grep -cE '^[^ ]+ +[^ ]*faultline-(refstore|agent) '",
+                     id);
+    assert_string_equal(left, "0\n0\n");
+    after = e2e_root_snapshot();
+    assert_string_equal(before, after);
+    tu_sh("rm -rf '%s' '%s'", dir, log);
+    free(left);
+    free(id);
+    free(before);
+    free(after);
+    free(dir);
+}
+
 static void dead_agent_should_be_a_harness_error_with_nothing_left(void **state)
 {
     char *before, *after;
@@ -357,6 +416,7 @@ int main(void)
 #elif E2E_GROUP == 3
         cmocka_unit_test(sigint_during_a_fault_should_revert_tear_down_and_report),
         cmocka_unit_test(dead_agent_should_be_a_harness_error_with_nothing_left),
+        cmocka_unit_test(second_sigint_should_kill_the_lab_with_nothing_left),
 #else
         cmocka_unit_test(bad_files_and_options_should_exit_2),
         cmocka_unit_test(missing_kernel_feature_should_stop_before_anything_starts),
