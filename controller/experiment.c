@@ -1321,9 +1321,11 @@ static const struct vspec redis_opts[] = {
 };
 
 static const struct vspec etcd_opts[] = {
-    {"kind", VT_STR, NULL, true},       {"primary", VT_REGION, NULL, false},
+    {"kind", VT_STR, NULL, true},
+    {"primary", VT_REGION, NULL, false},
     {"election_timeout", VT_DUR, NULL, false},
-    {"heartbeat", VT_DUR, NULL, false}, {"port", VT_PORT, NULL, false},
+    {"heartbeat", VT_DUR, NULL, false},
+    {"port", VT_PORT, NULL, false},
     {NULL, VT_STR, NULL, false},
 };
 
@@ -2069,11 +2071,9 @@ static const struct vspec data_loss_spec[] = {
     {NULL, VT_STR, NULL, false},
 };
 static const struct vspec staleness_spec[] = {
-    {"max_versions", VT_UINT, NULL, false},
-    {"max_lag", VT_DUR, NULL, false},
-    {"read_your_writes", VT_BOOL, NULL, false},
-    {"monotonic_reads", VT_BOOL, NULL, false},
-    {NULL, VT_STR, NULL, false},
+    {"max_versions", VT_UINT, NULL, false},     {"max_lag", VT_DUR, NULL, false},
+    {"read_your_writes", VT_BOOL, NULL, false}, {"monotonic_reads", VT_BOOL, NULL, false},
+    {"ops", VT_NAMELIST, NULL, false},          {NULL, VT_STR, NULL, false},
 };
 static const struct vspec availability_spec[] = {
     {"before", VT_RATIOMAP, NULL, false},

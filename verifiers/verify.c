@@ -342,10 +342,13 @@ static int j_staleness(const json_t *v, struct vfy_staleness_cfg *st, struct fl_
         } else if (strcmp(k, "monotonic_reads") == 0) {
             if (j_bool(x, w, &st->monotonic_reads, err) < 0)
                 return -EINVAL;
+        } else if (strcmp(k, "ops") == 0) {
+            if (j_names(x, w, &st->ops, err) < 0)
+                return -EINVAL;
         } else {
             return fl_errf(err, -EINVAL,
                            "%s: unknown key (expected max_versions, max_lag, read_your_writes, "
-                           "monotonic_reads, consistency)",
+                           "monotonic_reads, ops, consistency)",
                            w);
         }
     }

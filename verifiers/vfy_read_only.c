@@ -95,6 +95,16 @@ int vfy_read_only_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vf
                     break;
                 }
             }
+            /*
+             * Nothing served, yet the fault outlasted the failover bound: the
+             * service promised read-only mode by then, so hold it to that
+             * (allowed operations refused after it are not served).
+             */
+            if (R < 0 && cfg->failover.enabled && cfg->failover.max_ns >= 0 &&
+                E - A > cfg->failover.max_ns) {
+                R = A + cfg->failover.max_ns;
+                how = "failover.max after apply_done (nothing was served)";
+            }
         }
         if (R >= 0 && R < E) {
             for (j = vfy_lower_bound(c, R); j < c->n && c->ops[j].invoke_ns < E; j++) {

@@ -131,10 +131,16 @@ int vfy_staleness_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vf
     struct fl_buf d;
     char t1[48], t2[48];
     uint32_t ncl = 0, k, maxc = 0;
+    uint8_t *judged = NULL; /* per op name: a point read to judge */
     int r = 0;
 
     if ((r = vfy_result_begin(out, "staleness")) < 0)
         return fl_errf(err, r, "out of memory");
+    judged = calloc(c->h->op_names.n + 1, 1);
+    if (judged == NULL)
+        goto oom;
+    for (i = 0; i < c->h->op_names.n; i++)
+        judged[i] = sc->ops.n == 0 || vfy_names_has(&sc->ops, c->h->op_names.s[i]);
     fl_buf_init(&d, VFY_DETAIL_MAX);
     json_object_set_new(out->bound, "max_versions",
                         sc->max_versions < 0 ? json_null() : json_integer(sc->max_versions));
@@ -153,7 +159,7 @@ int vfy_staleness_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vf
 
         if (o->client > maxc)
             maxc = o->client;
-        if (o->is_write || (o->outcome == HIST_OK && !o->is_final)) {
+        if (o->is_write || (o->outcome == HIST_OK && !o->is_final && judged[o->op])) {
             kstart[o->key]++;
             m++;
         }
@@ -182,7 +188,7 @@ int vfy_staleness_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vf
         const struct hist_op *o = &c->ops[i];
         struct kop *ko;
 
-        if (!(o->is_write || (o->outcome == HIST_OK && !o->is_final)))
+        if (!(o->is_write || (o->outcome == HIST_OK && !o->is_final && judged[o->op])))
             continue;
         ko = &kops[kfill[o->key]++];
         ko->inv = o->invoke_ns;
@@ -427,6 +433,7 @@ oom:
 out:
     fl_buf_free(&d);
     free(kstart);
+    free(judged);
     free(kfill);
     free(kops);
     free(cmap);

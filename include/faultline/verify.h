@@ -100,6 +100,12 @@ struct vfy_staleness_cfg {
     int64_t max_lag_ns;   /* VFY_UNBOUNDED */
     bool read_your_writes;
     bool monotonic_reads;
+    /*
+     * The point reads to judge (each returns the key's value); empty: every
+     * read. List-style reads (query, list-secrets) return no value and must
+     * be left out, or they look like reads that missed every write.
+     */
+    struct vfy_names ops;
 };
 
 enum vfy_phase {

@@ -120,7 +120,7 @@ static void cosmos_zone_outage_should_pass(void **state)
 {
     (void)state;
     TU_REQUIRE_ROOT();
-    shipped_experiment_should_pass("experiments/cosmos-zone-outage.yaml", "cosmos-zone-outage", 2);
+    shipped_experiment_should_pass("experiments/cosmos-zone-outage.yaml", "cosmos-zone-outage", 3);
 }
 #endif
 

@@ -251,6 +251,38 @@ static void read_only_should_count_unknown_reads_but_not_fail_on_them(void **sta
     hist_faults_free(&fs);
 }
 
+/*
+ * A secondary that refuses reads too serves nothing at all: once the fault
+ * outlasts failover.max, read-only mode was due, and refused allowed reads
+ * are violations (not a vacuous pass).
+ */
+static void read_only_should_fail_when_nothing_is_served_past_the_failover_bound(void **state)
+{
+    struct hist h;
+    struct hist_faults fs;
+    struct vfy_config cfg;
+    struct vfy_result r;
+
+    build_kv(&h, &fs, false, false); /* reads refused from the fault on */
+    kv_config(&cfg);
+    cfg.read_only.grace_ns = 0;
+    /* failover.max 180s > the 30 s fault: nothing could be expected yet */
+    assert_int_equal(vfy_read_only_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_true(r.pass);
+    assert_non_null(strstr(r.detail, "no read-only period was observed"));
+    vfy_result_free(&r);
+    /* failover.max 5s: read-only was due at 5 s; the refused reads after it fail */
+    cfg.failover.max_ns = 5000 * MS;
+    assert_int_equal(vfy_read_only_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_false(r.pass);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.read_only_start_ms"), 5000);
+    /* reads every 100 ms from 15100 (after R = 10050 + 5000) to 39900 (before heal_sent) */
+    assert_int_equal((int)tl_num(r.measured, "allowed_not_served"), 249);
+    vfy_result_free(&r);
+    hist_free(&h);
+    hist_faults_free(&fs);
+}
+
 static void read_only_should_fail_on_a_write_ok_during_read_only(void **state)
 {
     struct hist h;
@@ -428,6 +460,37 @@ static void build_stale(struct hist *h, size_t *first_stale, size_t *ryw_read)
     tl_op(h, 1, "put", true, "k", 5, "west", 700, 5000, HIST_INFO);
     tl_op(h, 2, "get", false, "k", 5, "north", 800, 810, HIST_OK);  /* info value: not judged */
     tl_op(h, 3, "get", false, "k", 77, "north", 900, 910, HIST_OK); /* nobody wrote 77 */
+}
+
+/*
+ * A list-style read returns no value: judged as a point read it "misses" the
+ * client's own write. ops: [get] leaves it out.
+ */
+static void staleness_should_judge_only_the_listed_point_reads(void **state)
+{
+    struct hist h;
+    struct vfy_config cfg;
+    struct vfy_result r;
+
+    assert_int_equal(hist_init(&h), 0);
+    tl_op(&h, 1, "put", true, "k", 7, "west", 100, 110, HIST_OK);
+    tl_op(&h, 1, "get", false, "k", 7, "west", 200, 210, HIST_OK);
+    tl_op(&h, 1, "query", false, "k", 0, "west", 300, 310, HIST_OK);
+    hist_sort(&h);
+    vfy_config_init_defaults(&cfg);
+    cfg.staleness.enabled = true;
+    cfg.staleness.read_your_writes = true;
+    assert_int_equal(vfy_staleness_check(&h, NULL, &cfg, &r, NULL), 0);
+    assert_false(r.pass); /* the query looks like a read that missed the write */
+    assert_int_equal((int)tl_num(r.measured, "read_your_writes_violations"), 1);
+    vfy_result_free(&r);
+    snprintf(cfg.staleness.ops.name[0], VFY_NAME_LEN, "get");
+    cfg.staleness.ops.n = 1;
+    assert_int_equal(vfy_staleness_check(&h, NULL, &cfg, &r, NULL), 0);
+    assert_true(r.pass);
+    assert_int_equal((int)tl_num(r.measured, "reads_checked"), 1);
+    vfy_result_free(&r);
+    hist_free(&h);
 }
 
 static void staleness_should_measure_versions_and_time_behind(void **state)
@@ -669,6 +732,8 @@ int main(void)
         cmocka_unit_test(read_only_should_pass_a_clean_failover),
         cmocka_unit_test(read_only_should_fail_on_a_write_ok_during_read_only),
         cmocka_unit_test(read_only_should_count_unknown_reads_but_not_fail_on_them),
+        cmocka_unit_test(read_only_should_fail_when_nothing_is_served_past_the_failover_bound),
+        cmocka_unit_test(staleness_should_judge_only_the_listed_point_reads),
         cmocka_unit_test(data_loss_should_count_lost_writes_and_their_window),
         cmocka_unit_test(data_loss_should_not_count_an_absent_info_write),
         cmocka_unit_test(data_loss_should_fail_any_loss_without_a_fault),
