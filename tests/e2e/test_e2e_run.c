@@ -8,7 +8,9 @@
  *     reverts, tears down, writes a partial report and exits 3;
  *   4 the command line: bad files and options (exit 2), --help, a fault the
  *     kernel cannot do (exit 3 at the capability check, before anything
- *     starts), several files into one junit.xml.
+ *     starts), several files into one junit.xml;
+ *   5-7 the shipped Redis Sentinel, etcd and PostgreSQL experiments pass,
+ *     with the measured write failover no shorter than the configured timeout.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -72,8 +74,14 @@ static __attribute__((unused)) void print_failed_verifiers(json_t *r)
         fprintf(stderr, "reason: %s\n", json_string_value(json_object_get(r, "reason")));
 }
 
-#if E2E_GROUP == 1 || E2E_GROUP == 2
-static void shipped_experiment_should_pass(const char *rel, const char *name, size_t nverifiers)
+#if E2E_GROUP == 1 || E2E_GROUP == 2 || E2E_GROUP >= 5
+/*
+ * Run a shipped experiment: it passes, its outputs parse back, nothing is
+ * left. min_write_rto_ms > 0: the measured write failover is at least that
+ * (the service's configured timeout; the file's failover.max bounds it above).
+ */
+static void shipped_experiment_should_pass_rto(const char *rel, const char *name, size_t nverifiers,
+                                               double min_write_rto_ms)
 {
     char *dir = e2e_tmpdir(name), *before = e2e_root_snapshot(), *after;
     json_t *r;
@@ -89,6 +97,29 @@ static void shipped_experiment_should_pass(const char *rel, const char *name, si
     assert_int_equal(json_array_size(json_object_get(r, "verifiers")), nverifiers);
     assert_int_equal(json_array_size(json_object_get(r, "faults")), 1);
     assert_true(json_integer_value(json_object_get(json_object_get(r, "ops"), "total")) > 1000);
+    {
+        const json_t *v;
+        size_t k;
+
+        json_array_foreach(json_object_get(r, "verifiers"), k, v)
+        {
+            char *m = json_dumps(json_object_get(v, "measured"), JSON_COMPACT);
+
+            fprintf(stderr, "%s %s: %.300s\n", name, json_string_value(json_object_get(v, "name")),
+                    m ? m : "");
+            free(m);
+            if (min_write_rto_ms > 0 &&
+                strcmp(json_string_value(json_object_get(v, "name")), "failover") == 0) {
+                double w = json_number_value(json_object_get(
+                    json_object_get(json_object_get(v, "measured"), "rto_ms"), "write"));
+
+                if (w < min_write_rto_ms)
+                    fail_msg("write failover %.0f ms is shorter than the configured %.0f ms: the "
+                             "service cannot have failed over that fast",
+                             w, min_write_rto_ms);
+            }
+        }
+    }
     no_lab_left(r);
     after = e2e_root_snapshot();
     assert_string_equal(before, after);
@@ -102,6 +133,46 @@ static void shipped_experiment_should_pass(const char *rel, const char *name, si
     free(after);
     tu_sh("rm -rf '%s' '%s.log'", dir, dir);
     free(dir);
+}
+#endif
+
+#if E2E_GROUP == 1 || E2E_GROUP == 2
+static void shipped_experiment_should_pass(const char *rel, const char *name, size_t nverifiers)
+{
+    shipped_experiment_should_pass_rto(rel, name, nverifiers, 0);
+}
+#endif
+
+#if E2E_GROUP == 5
+/* Sentinel fails over after down_after (2 s) plus an election. */
+static void redis_sentinel_region_outage_should_pass(void **state)
+{
+    (void)state;
+    TU_REQUIRE_ROOT();
+    shipped_experiment_should_pass_rto("experiments/redis-sentinel-region-outage.yaml",
+                                       "redis-sentinel-region-outage", 3, 2000);
+}
+#endif
+
+#if E2E_GROUP == 6
+/* A new leader after the election timeout (1 s); no acknowledged write lost. */
+static void etcd_region_outage_should_pass(void **state)
+{
+    (void)state;
+    TU_REQUIRE_ROOT();
+    shipped_experiment_should_pass_rto("experiments/etcd-region-outage.yaml", "etcd-region-outage",
+                                       3, 1000);
+}
+#endif
+
+#if E2E_GROUP == 7
+/* pg_auto_failover promotes only after unhealthy_timeout + primary_demote_timeout (8 s). */
+static void postgres_region_outage_should_pass(void **state)
+{
+    (void)state;
+    TU_REQUIRE_ROOT();
+    shipped_experiment_should_pass_rto("experiments/postgres-region-outage.yaml",
+                                       "postgres-region-outage", 3, 8000);
 }
 #endif
 
@@ -413,6 +484,12 @@ int main(void)
         cmocka_unit_test(key_vault_region_outage_should_pass),
 #elif E2E_GROUP == 2
         cmocka_unit_test(cosmos_zone_outage_should_pass),
+#elif E2E_GROUP == 5
+        cmocka_unit_test(redis_sentinel_region_outage_should_pass),
+#elif E2E_GROUP == 6
+        cmocka_unit_test(etcd_region_outage_should_pass),
+#elif E2E_GROUP == 7
+        cmocka_unit_test(postgres_region_outage_should_pass),
 #elif E2E_GROUP == 3
         cmocka_unit_test(sigint_during_a_fault_should_revert_tear_down_and_report),
         cmocka_unit_test(dead_agent_should_be_a_harness_error_with_nothing_left),
