@@ -25,7 +25,7 @@
 #include "faultline/timeutil.h"
 #include "svc.h"
 
-#define RS_DEFAULT_PORT 8080
+#define RS_DEFAULT_PORT 7000 /* as the run loop and docs/refstore.md say */
 
 struct rs_host {
     struct svc_proc proc;

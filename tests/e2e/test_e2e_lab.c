@@ -29,10 +29,12 @@
 
 #define KV "experiments/key-vault-region-outage.yaml"
 
+/* The lab the running test brought up: taken down after it, pass or fail. */
+static char lab_id[16];
+
 /* `faultline lab up FILE [--no-target]`; returns the lab id (static) or fails. */
 static const char *lab_up(const char *log, bool target)
 {
-    static char id[16];
     char file[1024], *out, *p;
     const char *args[5] = {"lab", "up", file, NULL, NULL};
     int rc;
@@ -48,19 +50,30 @@ static const char *lab_up(const char *log, bool target)
     out = tu_sh_out("grep -o '^lab [0-9a-f]* up' '%s' | tail -1", log);
     assert_non_null(out);
     p = out + 4;
-    snprintf(id, sizeof(id), "%.6s", p);
+    snprintf(lab_id, sizeof(lab_id), "%.6s", p);
     free(out);
-    return id;
+    return lab_id;
 }
 
-static void lab_down(const char *log, const char *id)
+static int lab_teardown(void **state)
 {
-    const char *args[] = {"lab", "down", id, NULL};
+    (void)state;
+    if (lab_id[0] != '\0') {
+        tu_sh("'%s' lab down %s >/dev/null 2>&1", e2e_bin(), lab_id);
+        lab_id[0] = '\0';
+    }
+    return 0;
+}
+
+static void lab_down(const char *log, const char *lab)
+{
+    const char *args[] = {"lab", "down", lab, NULL};
     char what[512];
 
     assert_int_equal(e2e_run(log, 30000, args), 0);
-    if (e2e_lab_left(id, what, sizeof(what)))
-        fail_msg("lab %s left: %s", id, what);
+    if (e2e_lab_left(lab, what, sizeof(what)))
+        fail_msg("lab %s left: %s", lab, what);
+    lab_id[0] = '\0';
 }
 
 static void lab_up_down_should_leave_no_residue(void **state)
@@ -243,9 +256,10 @@ static void control_network_should_stay_reachable_while_a_region_is_isolated(voi
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lab_up_down_should_leave_no_residue),
-        cmocka_unit_test(lab_host_should_not_reach_outside_the_lab),
-        cmocka_unit_test(control_network_should_stay_reachable_while_a_region_is_isolated),
+        cmocka_unit_test_teardown(lab_up_down_should_leave_no_residue, lab_teardown),
+        cmocka_unit_test_teardown(lab_host_should_not_reach_outside_the_lab, lab_teardown),
+        cmocka_unit_test_teardown(control_network_should_stay_reachable_while_a_region_is_isolated,
+                                  lab_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

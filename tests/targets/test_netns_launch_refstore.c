@@ -55,7 +55,7 @@ static void launcher_should_start_report_and_stop_cleanly(void **state)
     assert_int_equal(ops->endpoints(s, &eps, &n), 0);
     assert_int_equal(n, 2);
     assert_string_equal(eps[0].region, "west");
-    assert_string_equal(eps[1].url, "http://198.18.2.33:8080");
+    assert_string_equal(eps[1].url, "http://198.18.2.33:7000");
     st = ops->status(s);
     /* Each replica's own view, keyed by host: the ground truth of failovers. */
     assert_true(json_is_object(json_object_get(json_object_get(st, "hosts"), "west-z1-h1")));
