@@ -727,6 +727,17 @@ static int process_targets(struct run *R, struct fl_err *err)
                                "the fault a service: (a command-line match)",
                                s->f->id, R->exp->target.kind_name,
                                R->exp->topology.hosts[s->hosts[k]].name);
+            /*
+             * restart_cmd sits beside target in the injector's process spec,
+             * and only where the server is killed (stop is undone by SIGCONT).
+             */
+            if (json_object_get(t, "restart_cmd") != NULL) {
+                const char *act = json_string_value(json_object_get(s->specs[k], "action"));
+
+                if (act != NULL && strcmp(act, "stop") != 0)
+                    json_object_set(s->specs[k], "restart_cmd", json_object_get(t, "restart_cmd"));
+                json_object_del(t, "restart_cmd");
+            }
             json_object_set_new(s->specs[k], "target", t);
         }
     }

@@ -70,8 +70,9 @@ struct fl_target_ops {
     int (*settle)(void *state, int64_t timeout_ns, struct fl_err *err);
     /*
      * Optional: the "target" of a process fault on host i, for the injector's
-     * process kind: {"pidfile": P} or {"match": S}, with "restart_cmd" when
-     * the server can be started again (new reference; NULL: unknown).
+     * process kind: {"pidfile": P} or {"match": S}, plus "restart_cmd" (an
+     * argv array) when the server can be started again; the run loop moves
+     * restart_cmd beside target in the fault spec (new reference; NULL: unknown).
      */
     json_t *(*process_target)(void *state, size_t host);
 };

@@ -329,7 +329,12 @@ static int rs_settle(void *state, int64_t timeout_ns, struct fl_err *err)
             json_t *peers = json_object_get(st[i], "peers"), *p;
             bool ok = st[i] != NULL;
 
-            if (!svc_alive(&s->h[i].proc, &ws)) {
+            /*
+             * The replica we started may be gone and another answer in its
+             * place (a process fault's revert restarts it): only a silent
+             * host whose process died is fatal.
+             */
+            if (!ok && !svc_alive(&s->h[i].proc, &ws)) {
                 char tail[256];
 
                 r = fl_errf(err, -ECHILD, "%s exited: %s", s->h[i].proc.what,

@@ -10,7 +10,8 @@
  *     kernel cannot do (exit 3 at the capability check, before anything
  *     starts), several files into one junit.xml;
  *   5-7 the shipped Redis Sentinel, etcd and PostgreSQL experiments pass,
- *     with the measured write failover no shorter than the configured timeout.
+ *     with the measured write failover no shorter than the configured timeout;
+ *   8 a process fault (SIGSTOP of the primary's replica) through the run loop.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -74,7 +75,7 @@ static __attribute__((unused)) void print_failed_verifiers(json_t *r)
         fprintf(stderr, "reason: %s\n", json_string_value(json_object_get(r, "reason")));
 }
 
-#if E2E_GROUP == 1 || E2E_GROUP == 2 || E2E_GROUP >= 5
+#if E2E_GROUP == 1 || E2E_GROUP == 2 || (E2E_GROUP >= 5 && E2E_GROUP <= 7)
 /*
  * Run a shipped experiment: it passes, its outputs parse back, nothing is
  * left. min_write_rto_ms > 0: the measured write failover is at least that
@@ -173,6 +174,48 @@ static void postgres_region_outage_should_pass(void **state)
     TU_REQUIRE_ROOT();
     shipped_experiment_should_pass_rto("experiments/postgres-region-outage.yaml",
                                        "postgres-region-outage", 3, 8000);
+}
+#endif
+
+#if E2E_GROUP == 8
+/*
+ * A process fault through the run loop: the launcher names the replica's
+ * pidfile, the agent stops it, the secondary really fails over (its own
+ * timestamp), and the continued primary takes the writes back.
+ */
+static void process_stop_should_fail_over_and_back(void **state)
+{
+    char *dir = e2e_tmpdir("process"), file[1024], log[1024];
+    const char *args[] = {"run", "-q", "--out", dir, file, NULL};
+    const json_t *f, *north;
+    json_t *r;
+    int rc;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    snprintf(file, sizeof(file), "%s/tests/e2e/experiments/process-stop.yaml", e2e_src());
+    snprintf(log, sizeof(log), "%s.log", dir);
+    rc = e2e_run(log, 60000, args);
+    r = e2e_check_outputs(dir, dir);
+    if (rc != 0)
+        e2e_print_log(log);
+    assert_int_equal(rc, 0);
+    f = json_array_get(json_object_get(r, "faults"), 0);
+    assert_string_equal(json_string_value(json_object_get(f, "kind")), "process");
+    assert_string_equal(json_string_value(json_object_get(f, "state")), "healed");
+    assert_non_null(
+        json_object_get(json_object_get(json_object_get(f, "spec"), "target"), "pidfile"));
+    north = json_object_get(
+        json_object_get(json_object_get(json_object_get(r, "target"), "status"), "hosts"),
+        "north-z1-h1");
+    assert_true(json_integer_value(json_object_get(north, "failover_at_ns")) >
+                json_integer_value(json_object_get(f, "apply_done_ns")));
+    /* The stopped primary really was unavailable: writes were refused meanwhile. */
+    assert_true(json_integer_value(json_object_get(json_object_get(r, "ops"), "fail")) > 0);
+    no_lab_left(r);
+    json_decref(r);
+    tu_sh("rm -rf '%s' '%s'", dir, log);
+    free(dir);
 }
 #endif
 
@@ -490,6 +533,8 @@ int main(void)
         cmocka_unit_test(etcd_region_outage_should_pass),
 #elif E2E_GROUP == 7
         cmocka_unit_test(postgres_region_outage_should_pass),
+#elif E2E_GROUP == 8
+        cmocka_unit_test(process_stop_should_fail_over_and_back),
 #elif E2E_GROUP == 3
         cmocka_unit_test(sigint_during_a_fault_should_revert_tear_down_and_report),
         cmocka_unit_test(dead_agent_should_be_a_harness_error_with_nothing_left),
