@@ -33,57 +33,6 @@
 #define MS          1000000LL
 #define ELECTION_MS 1000
 
-static const char *const regions[] = {"west", "north", "east"};
-static const struct fl_target_ops *cur_t;
-static void *cur_st;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (!tu_is_root() || access("/usr/bin/etcd", X_OK) != 0)
-        return 0;
-    if (svl_up(regions, 3) < 0) {
-        fprintf(stderr, "setup: cannot build the lab\n");
-        svl_down();
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    svl_down();
-    return 0;
-}
-
-static int test_teardown(void **state)
-{
-    (void)state;
-    svl_reset();
-    if (cur_t && cur_st)
-        cur_t->stop(cur_st);
-    cur_st = NULL;
-    return 0;
-}
-
-static void endpoint(const struct fl_target_endpoint *eps, size_t n, const char *region, int near,
-                     struct fl_endpoint *out)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (strcmp(eps[i].region, region) == 0) {
-            snprintf(out->region, sizeof(out->region), "%s", region);
-            if (snprintf(out->url, sizeof(out->url), "%.*s%s", (int)sizeof(out->url) - 32,
-                         eps[i].url, near ? "?source=" SVL_NEAR_CLIENT : "") >=
-                (int)sizeof(out->url))
-                fail_msg("endpoint URL too long");
-            return;
-        }
-    fail_msg("no endpoint for region %s", region);
-}
-
 /*
  * A linearizable read after the heal. etcd 3.4 runs without pre-vote by
  * default: the healed member comes back with a higher term and forces one
@@ -137,8 +86,8 @@ static void etcd_should_elect_on_majority_and_complete_no_minority_write(void **
     fl_err_clear(&e);
     if (t->start(svl_env(cfg, "west"), &st, &e) < 0)
         fail_msg("start: %s", e.msg);
-    cur_t = t;
-    cur_st = st;
+    svl_cur_ops = t;
+    svl_cur_state = st;
     status = t->status(st);
     leader = json_string_value(json_object_get(status, "primary"));
     assert_non_null(leader);
@@ -146,8 +95,8 @@ static void etcd_should_elect_on_majority_and_complete_no_minority_write(void **
     json_decref(status);
     t->endpoints(st, &eps, &neps);
     assert_int_equal(neps, 3);
-    endpoint(eps, neps, "north", 0, &far);
-    endpoint(eps, neps, "west", 1, &near);
+    svl_endpoint(eps, neps, "north", 0, &far);
+    svl_endpoint(eps, neps, "west", 1, &near);
     if (d->open(&far, 1, 500 * MS, &cf, &e) < 0 || d->open(&near, 1, 500 * MS, &cn, &e) < 0)
         fail_msg("open: %s", e.msg);
     d->op(cf, 0, "put", "before", 7, &res);
@@ -209,7 +158,7 @@ static void etcd_should_elect_on_majority_and_complete_no_minority_write(void **
     d->close(cn);
     d->close(cr);
     t->stop(st);
-    cur_st = NULL;
+    svl_cur_state = NULL;
     json_decref(cfg);
     if (rto < 0)
         fail_msg("the majority side never served writes again");
@@ -220,13 +169,19 @@ static void etcd_should_elect_on_majority_and_complete_no_minority_write(void **
     assert_int_equal(lost, 0);
 }
 
+/* The three-region lab, when root and the service's package are there. */
+static int group_setup(void **state)
+{
+    return svl_group_setup("/usr/bin/etcd", state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(etcd_should_elect_on_majority_and_complete_no_minority_write,
-                                  test_teardown),
+                                  svl_test_teardown),
     };
 
     setvbuf(stdout, NULL, _IONBF, 0);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, group_setup, svl_group_teardown);
 }

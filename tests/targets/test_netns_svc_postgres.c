@@ -38,40 +38,6 @@
 #define UNHEALTHY_MS 3000
 #define DEMOTE_MS    5000
 
-static const char *const regions[] = {"west", "north", "east"};
-static const struct fl_target_ops *cur_t;
-static void *cur_st;
-
-static int setup(void **state)
-{
-    (void)state;
-    if (!tu_is_root() || access("/usr/bin/pg_autoctl", X_OK) != 0)
-        return 0;
-    if (svl_up(regions, 3) < 0) {
-        fprintf(stderr, "setup: cannot build the lab\n");
-        svl_down();
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    svl_down();
-    return 0;
-}
-
-static int test_teardown(void **state)
-{
-    (void)state;
-    svl_reset();
-    if (cur_t && cur_st)
-        cur_t->stop(cur_st);
-    cur_st = NULL;
-    return 0;
-}
-
 static const char *host_state(json_t *status, const char *host)
 {
     return json_string_value(
@@ -111,8 +77,8 @@ static void postgres_should_promote_after_its_timeouts_and_lose_nothing(void **s
     fl_err_clear(&e);
     if (t->start(svl_env(cfg, "west"), &st, &e) < 0)
         fail_msg("start: %s", e.msg);
-    cur_t = t;
-    cur_st = st;
+    svl_cur_ops = t;
+    svl_cur_state = st;
     status = t->status(st);
     assert_string_equal(json_string_value(json_object_get(status, "primary")),
                         svl_hosts[west].name);
@@ -208,7 +174,7 @@ static void postgres_should_promote_after_its_timeouts_and_lose_nothing(void **s
     d->close(cf);
     d->close(cr);
     t->stop(st);
-    cur_st = NULL;
+    svl_cur_state = NULL;
     json_decref(cfg);
     if (rto < 0)
         fail_msg("writes never came back after the primary's region was cut");
@@ -218,13 +184,19 @@ static void postgres_should_promote_after_its_timeouts_and_lose_nothing(void **s
     assert_int_equal(ro_refusals, 1);
 }
 
+/* The three-region lab, when root and the service's package are there. */
+static int group_setup(void **state)
+{
+    return svl_group_setup("/usr/bin/pg_autoctl", state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(postgres_should_promote_after_its_timeouts_and_lose_nothing,
-                                  test_teardown),
+                                  svl_test_teardown),
     };
 
     setvbuf(stdout, NULL, _IONBF, 0);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, group_setup, svl_group_teardown);
 }

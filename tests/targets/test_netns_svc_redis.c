@@ -37,41 +37,7 @@
 
 #define MS 1000000LL
 
-static const char *const regions[] = {"west", "north", "east"};
-
-static int setup(void **state)
-{
-    (void)state;
-    if (!tu_is_root() || access("/usr/bin/redis-sentinel", X_OK) != 0)
-        return 0;
-    if (svl_up(regions, 3) < 0) {
-        fprintf(stderr, "setup: cannot build the lab\n");
-        svl_down();
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    svl_down();
-    return 0;
-}
-
 /* The running cluster, stopped after each test even when it failed half-way. */
-static const struct fl_target_ops *cur_t;
-static void *cur_st;
-
-static int test_teardown(void **state)
-{
-    (void)state;
-    svl_reset();
-    if (cur_t && cur_st)
-        cur_t->stop(cur_st);
-    cur_st = NULL;
-    return 0;
-}
 
 static void require_redis(void)
 {
@@ -82,24 +48,6 @@ static void require_redis(void)
         tu_note_skip(__func__, "redis-sentinel not installed");
         skip();
     }
-}
-
-/* Endpoint of region r; with near=1 the client sits next to it (exempt from the cut). */
-static void endpoint(const struct fl_target_endpoint *eps, size_t n, const char *region, int near,
-                     struct fl_endpoint *out)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (strcmp(eps[i].region, region) == 0) {
-            snprintf(out->region, sizeof(out->region), "%s", region);
-            if (snprintf(out->url, sizeof(out->url), "%.*s%s", (int)sizeof(out->url) - 32,
-                         eps[i].url,
-                         near ? "?source=" SVL_NEAR_CLIENT : "") >= (int)sizeof(out->url))
-                fail_msg("endpoint URL too long");
-            return;
-        }
-    fail_msg("no endpoint for region %s", region);
 }
 
 struct run {
@@ -136,12 +84,12 @@ static void run_outage(const json_t *cfg, int64_t down_ms, struct run *r)
     fl_err_clear(&e);
     if (t->start(svl_env(cfg, "west"), &st, &e) < 0)
         fail_msg("start: %s", e.msg);
-    cur_t = t;
-    cur_st = st;
+    svl_cur_ops = t;
+    svl_cur_state = st;
     t->endpoints(st, &eps, &neps);
     assert_int_equal(neps, 3);
-    endpoint(eps, neps, "north", 0, &far);
-    endpoint(eps, neps, "west", 1, &near);
+    svl_endpoint(eps, neps, "north", 0, &far);
+    svl_endpoint(eps, neps, "west", 1, &near);
     if (d->open(&far, 1, 500 * MS, &cf, &e) < 0 || d->open(&near, 1, 500 * MS, &cn, &e) < 0)
         fail_msg("open: %s", e.msg);
     d->op(cf, 0, "put", "before", 7, &res);
@@ -218,7 +166,7 @@ static void run_outage(const json_t *cfg, int64_t down_ms, struct run *r)
     d->close(cn);
     d->close(cr);
     t->stop(st);
-    cur_st = NULL;
+    svl_cur_state = NULL;
 }
 
 static void redis_sentinel_should_fail_over_and_lose_old_primary_writes(void **state)
@@ -273,15 +221,21 @@ static void redis_min_replicas_should_refuse_writes_on_isolated_primary(void **s
     assert_true(r.lost <= r.near_ok);
 }
 
+/* The three-region lab, when root and the service's package are there. */
+static int group_setup(void **state)
+{
+    return svl_group_setup("/usr/bin/redis-server", state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(redis_sentinel_should_fail_over_and_lose_old_primary_writes,
-                                  test_teardown),
+                                  svl_test_teardown),
         cmocka_unit_test_teardown(redis_min_replicas_should_refuse_writes_on_isolated_primary,
-                                  test_teardown),
+                                  svl_test_teardown),
     };
 
     setvbuf(stdout, NULL, _IONBF, 0);
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, group_setup, svl_group_teardown);
 }

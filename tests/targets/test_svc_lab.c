@@ -190,3 +190,55 @@ int svl_find_name(const char *name)
             return (int)i;
     return -1;
 }
+
+const struct fl_target_ops *svl_cur_ops;
+void *svl_cur_state;
+
+int svl_group_setup(const char *bin, void **state)
+{
+    static const char *const regions[] = {"west", "north", "east"};
+
+    (void)state;
+    if (!tu_is_root() || access(bin, X_OK) != 0)
+        return 0;
+    if (svl_up(regions, 3) < 0) {
+        fprintf(stderr, "setup: cannot build the lab\n");
+        svl_down();
+        return -1;
+    }
+    return 0;
+}
+
+int svl_group_teardown(void **state)
+{
+    (void)state;
+    svl_down();
+    return 0;
+}
+
+int svl_test_teardown(void **state)
+{
+    (void)state;
+    svl_reset();
+    if (svl_cur_ops && svl_cur_state)
+        svl_cur_ops->stop(svl_cur_state);
+    svl_cur_state = NULL;
+    return 0;
+}
+
+void svl_endpoint(const struct fl_target_endpoint *eps, size_t n, const char *region, int near,
+                  struct fl_endpoint *out)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(eps[i].region, region) == 0) {
+            snprintf(out->region, sizeof(out->region), "%s", region);
+            if (snprintf(out->url, sizeof(out->url), "%.*s%s", (int)sizeof(out->url) - 32,
+                         eps[i].url,
+                         near ? "?source=" SVL_NEAR_CLIENT : "") >= (int)sizeof(out->url))
+                fail_msg("endpoint URL too long");
+            return;
+        }
+    fail_msg("no endpoint for region %s", region);
+}

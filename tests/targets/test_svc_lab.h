@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "faultline/driver.h"
 #include "faultline/target.h"
 
 #define SVL_MAX         5
@@ -46,5 +47,26 @@ void svl_reset(void);
 int svl_find_region(const char *region);
 /* Host index by name, or -1. */
 int svl_find_name(const char *name);
+
+/* The target a test started: svl_test_teardown stops it. */
+extern const struct fl_target_ops *svl_cur_ops;
+extern void *svl_cur_state;
+
+/*
+ * cmocka group setup: the lab of regions west, north, east when root and the
+ * service's program bin exist (otherwise the tests skip or fail on their own
+ * root/strict checks). Teardown removes the lab.
+ */
+int svl_group_setup(const char *bin, void **state);
+int svl_group_teardown(void **state);
+/* Per-test teardown: heal, and stop the target the test started. */
+int svl_test_teardown(void **state);
+
+/*
+ * The endpoint of region in eps into out; near: the client sits next to the
+ * region's servers (?source=, exempt from the cut). Fails the test if absent.
+ */
+void svl_endpoint(const struct fl_target_endpoint *eps, size_t n, const char *region, int near,
+                  struct fl_endpoint *out);
 
 #endif
