@@ -36,6 +36,7 @@ struct client {
     /* routing */
     size_t order[WL_MAX_ENDPOINTS];
     size_t norder, cur;
+    bool away; /* order[cur] is outside the preferred (first) region: probe back */
     unsigned consecutive;
     int64_t moved_at_ns;
     /* results, written by the client, read by the progress loop */
@@ -165,21 +166,27 @@ static void build_order(struct client *cl)
 /* Which endpoint this op goes to; *probe set when it tests the preferred one again. */
 static size_t route_pick(struct client *cl, int64_t now, bool *probe)
 {
-    const struct fl_endpoint *eps = cl->c->endpoints;
-
     *probe = false;
-    /*
-     * Probe back only across regions, as SDKs do with their preferred-region
-     * list: a client that moved to another replica of its preferred region
-     * stays there (real clients reach a region through one regional
-     * endpoint, not a pinned replica).
-     */
-    if (cl->cur != 0 && now - cl->moved_at_ns >= cl->c->retry_preferred_ns &&
-        strcmp(eps[cl->order[cl->cur]].region, eps[cl->order[0]].region) != 0) {
+    if (cl->away && now - cl->moved_at_ns >= cl->c->retry_preferred_ns) {
         *probe = true;
         return cl->order[0];
     }
     return cl->order[cl->cur];
+}
+
+/*
+ * Move to order[cur]. Probing back happens only across regions, as SDKs do
+ * with their preferred-region list: a client that moved to another replica of
+ * its preferred region stays there (real clients reach a region through one
+ * regional endpoint, not a pinned replica). Decided here, once per move, not
+ * on every operation.
+ */
+static void route_move(struct client *cl, size_t cur)
+{
+    const struct fl_endpoint *eps = cl->c->endpoints;
+
+    cl->cur = cur;
+    cl->away = strcmp(eps[cl->order[cur]].region, eps[cl->order[0]].region) != 0;
 }
 
 static void route_result(struct client *cl, bool probe, const struct fl_op_result *r, int64_t now)
@@ -190,7 +197,7 @@ static void route_result(struct client *cl, bool probe, const struct fl_op_resul
         return;
     if (probe) {
         if (!r->retryable) {
-            cl->cur = 0; /* the preferred region answers again: move back */
+            route_move(cl, 0); /* the preferred region answers again: move back */
             cl->consecutive = 0;
             cl->moves++;
         }
@@ -202,7 +209,7 @@ static void route_result(struct client *cl, bool probe, const struct fl_op_resul
         return;
     }
     if (++cl->consecutive >= thr) {
-        cl->cur = (cl->cur + 1) % cl->norder;
+        route_move(cl, (cl->cur + 1) % cl->norder);
         cl->consecutive = 0;
         cl->moved_at_ns = now;
         cl->moves++;

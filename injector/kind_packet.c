@@ -334,9 +334,6 @@ static int delete_objects(struct inj_ctx *ctx, const char *id, struct fl_err *er
     return r;
 }
 
-/* Exported for unit tests: the plan of a fault without a kernel. */
-int inj_packet_plan(struct inj_ctx *ctx, const char *id, const struct inj_fault *f,
-                    struct nftp_plan *pl);
 int inj_packet_plan(struct inj_ctx *ctx, const char *id, const struct inj_fault *f,
                     struct nftp_plan *pl)
 {
@@ -391,7 +388,7 @@ static int delete_table(struct inj_ctx *ctx, const char *what, struct fl_err *er
     int r;
 
     nftp_batch_init(&b, ctx->seq);
-    r = nftp_build_del_table(&b, INJ_NFT_TABLE, err);
+    r = nftp_build_table(&b, INJ_NFT_TABLE, true, err);
     if (r == 0)
         r = nftp_build_end(&b);
     if (r == 0)

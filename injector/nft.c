@@ -112,14 +112,14 @@ static struct nlmsghdr *msg_hdr(struct nftp_batch *b, size_t need, uint16_t type
     return nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags | NLM_F_ACK, b->seq++);
 }
 
-static int add_table(struct nftp_batch *b, uint16_t type)
+static int add_table(struct nftp_batch *b, const char *name, uint16_t type)
 {
     struct nftnl_table *t = nftnl_table_alloc();
     struct nlmsghdr *nlh;
 
     if (t == NULL)
         return -ENOMEM;
-    nftnl_table_set_str(t, NFTNL_TABLE_NAME, INJ_NFT_TABLE);
+    nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
     nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
     nlh = msg_hdr(b, 512, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
     if (nlh == NULL) {
@@ -441,7 +441,7 @@ int nftp_build_apply(struct nftp_batch *b, const struct nftp_plan *p, struct fl_
 
     r = batch_begin_if_empty(b);
     if (r == 0)
-        r = add_table(b, NFT_MSG_NEWTABLE);
+        r = add_table(b, INJ_NFT_TABLE, NFT_MSG_NEWTABLE);
     if (r < 0)
         return fl_errf(err, r, "building nf_tables batch: out of memory");
     c = nftnl_chain_alloc();
@@ -536,10 +536,10 @@ int nftp_build_delete(struct nftp_batch *b, const char *chain, char *const *sets
     return 0;
 }
 
-int nftp_build_del_table(struct nftp_batch *b, const char *table, struct fl_err *err)
+int nftp_build_table(struct nftp_batch *b, const char *table, bool del, struct fl_err *err)
 {
-    (void)table;
-    if (batch_begin_if_empty(b) < 0 || add_table(b, NFT_MSG_DELTABLE) < 0)
+    if (batch_begin_if_empty(b) < 0 ||
+        add_table(b, table, del ? NFT_MSG_DELTABLE : NFT_MSG_NEWTABLE) < 0)
         return fl_errf(err, -ENOMEM, "out of memory");
     return 0;
 }

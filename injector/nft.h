@@ -65,10 +65,14 @@ int nftp_build_apply(struct nftp_batch *b, const struct nftp_plan *p, struct fl_
 /* Build the deletion of one fault: flush + delete chain, delete the named sets. */
 int nftp_build_delete(struct nftp_batch *b, const char *chain, char *const *sets, size_t nsets,
                       struct fl_err *err);
-/* Build deletion of the whole table. */
-int nftp_build_del_table(struct nftp_batch *b, const char *table, struct fl_err *err);
+/* Build the creation (del false) or deletion of a whole inet table. */
+int nftp_build_table(struct nftp_batch *b, const char *table, bool del, struct fl_err *err);
 /* Close the batch (BATCH_END). */
 int nftp_build_end(struct nftp_batch *b);
+
+/* The plan of a packet fault, built without a kernel (kind_packet.c; for tests). */
+int inj_packet_plan(struct inj_ctx *ctx, const char *id, const struct inj_fault *f,
+                    struct nftp_plan *pl);
 
 /*
  * Send a finished batch and wait for every acknowledgement. On error returns

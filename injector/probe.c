@@ -10,56 +10,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libmnl/libmnl.h>
-#include <libnftnl/common.h>
-#include <libnftnl/table.h>
-#include <linux/netfilter.h>
-#include <linux/netfilter/nf_tables.h>
-
 #include "nft.h"
 
 int inj_probe_nftables(struct inj_ctx *ctx, struct fl_err *err)
 {
     struct nftp_batch b;
-    struct nftnl_table *t;
     char name[32];
-    int r = 0, i;
-    static const uint16_t types[] = {NFT_MSG_NEWTABLE, NFT_MSG_DELTABLE};
+    int r;
 
     if (ctx->nft == NULL)
         return fl_errf(err, -ENOTCONN, "kernel lacks nf_tables: no netfilter netlink socket");
+    /* Create and delete a throw-away table in one atomic batch: nothing stays. */
     snprintf(name, sizeof(name), "faultline_probe%d", (int)getpid());
     nftp_batch_init(&b, ctx->seq);
-    b.buf = NULL;
-    for (i = 0; i < 3 && r == 0; i++) {
-        char *p;
-        struct nlmsghdr *nlh;
-
-        if (b.len + 512 > b.cap) {
-            char *nb = realloc(b.buf, b.cap + 4096);
-
-            if (nb == NULL)
-                return fl_errf(err, -ENOMEM, "out of memory");
-            b.buf = nb;
-            b.cap += 4096;
-        }
-        p = b.buf + b.len;
-        memset(p, 0, 512);
-        if (i == 0) {
-            nlh = nftnl_batch_begin(p, b.seq++);
-            b.len += NLMSG_ALIGN(nlh->nlmsg_len);
-            continue;
-        }
-        t = nftnl_table_alloc();
-        nftnl_table_set_str(t, NFTNL_TABLE_NAME, name);
-        nlh =
-            nftnl_nlmsg_build_hdr(p, types[i - 1], NFPROTO_INET, NLM_F_CREATE | NLM_F_ACK, b.seq++);
-        nftnl_table_nlmsg_build_payload(nlh, t);
-        nftnl_table_free(t);
-        b.len += NLMSG_ALIGN(nlh->nlmsg_len);
-        b.nacks++;
-    }
-    r = nftp_build_end(&b);
+    r = nftp_build_table(&b, name, false, err);
+    if (r == 0)
+        r = nftp_build_table(&b, name, true, err);
+    if (r == 0)
+        r = nftp_build_end(&b);
     if (r == 0)
         r = inj_nft_send(ctx, &b, "kernel lacks nf_tables", err);
     ctx->seq = b.seq;

@@ -19,9 +19,6 @@
 
 #include "nft.h"
 
-int inj_packet_plan(struct inj_ctx *ctx, const char *id, const struct inj_fault *f,
-                    struct nftp_plan *pl);
-
 static struct inj_fault *parse_ok(const char *json)
 {
     struct inj_fault *f = NULL;
