@@ -9,7 +9,7 @@ pkgs=(
   libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
   libmicrohttpd-dev libpcap-dev libjansson-dev libfyaml-dev
   libcurl4-openssl-dev libhiredis-dev libpq-dev libcmocka-dev
-  iproute2 nftables curl procps psmisc wrk netcat-openbsd openssl
+  iproute2 nftables curl procps psmisc wrk openssl
 )
 svc_pkgs=(redis-server redis-sentinel etcd-server etcd-client
           postgresql-15 postgresql-15-auto-failover pg-auto-failover-cli)
