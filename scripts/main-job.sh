@@ -6,6 +6,12 @@
 # faults.jsonl, logs). Exit code: 0 pass, 1 a verifier failed, 2 bad file,
 # 3 the harness could not run. Needs root (it builds network namespaces).
 set -euo pipefail
+# The lab needs root (network namespaces). As a sudo user, run again under
+# sudo; as root (a fresh Debian has no sudo) go on as is.
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "$0: needs root, and sudo is not installed" >&2; exit 3; }
+  exec sudo -E "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -7,6 +7,12 @@
 # Root is needed for the netns and e2e tests; without it they skip visibly,
 # and with FAULTLINE_STRICT=1 (as .ci/run sets) a skip for lack of root fails.
 set -euo pipefail
+# The lab needs root (network namespaces). As a sudo user, run again under
+# sudo; as root (a fresh Debian has no sudo) go on as is.
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "$0: needs root, and sudo is not installed" >&2; exit 3; }
+  exec sudo -E "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 labels=()
