@@ -9,7 +9,7 @@
 #ifndef FAULTLINE_COMMANDS_H
 #define FAULTLINE_COMMANDS_H
 
-/* Exit codes of every faultline command (DESIGN.md "Outputs"). */
+/* Exit codes of every faultline command (the "exit codes" paragraph of --help). */
 enum fl_exit {
     FL_EXIT_OK = 0,      /* every verifier passed; validate: every file is valid */
     FL_EXIT_VERIFY = 1,  /* a verifier failed */

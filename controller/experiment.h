@@ -61,8 +61,14 @@ enum exp_fault_kind {
     EXP_FAULT_LINK_DOWN,
     EXP_FAULT_BLACKHOLE,
     EXP_FAULT_PROCESS,
-    EXP_FAULT_KIND_COUNT,
 };
+
+/*
+ * The kinds above are the rows of the controller's fault kind table
+ * (controller/fault_kinds.c) that code names; the table may hold more, and
+ * its size is the count.
+ */
+#define EXP_FAULT_KIND_COUNT ((enum exp_fault_kind)experiment_fault_kind_count())
 
 enum exp_fault_mode {
     EXP_MODE_DROP,   /* silent loss (default) */
@@ -137,7 +143,14 @@ struct exp_op_weight {
     unsigned weight; /* positive */
 };
 
+/* workload.model: what a key holds (docs/experiment-file.md). */
+enum exp_model {
+    EXP_MODEL_REGISTER, /* default: one value, overwritten by writes */
+    EXP_MODEL_SET,      /* a set: each write adds one element, reads return all */
+};
+
 struct exp_workload {
+    enum exp_model model;
     unsigned clients;
     double rate; /* operations per second over all clients */
     int64_t duration_ns;
@@ -226,6 +239,8 @@ int experiment_verify_mark(const struct experiment *exp, const char *pointer, in
 /* Name of a fault kind ("one-way"); kinds' names NULL-terminated for hints and --help. */
 const char *experiment_fault_kind_name(enum exp_fault_kind kind);
 const char *const *experiment_fault_kind_names(void);
+/* How many fault kinds there are (EXP_FAULT_KIND_COUNT). */
+size_t experiment_fault_kind_count(void);
 
 /*
  * The candidate closest to s by edit distance, if close enough to be a likely

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "faultline/file.h"
 #include "faultline/timeutil.h"
 #include "lab.h"
 
@@ -52,25 +53,6 @@ static const char *ip_path(void)
         if (access(cands[i], X_OK) == 0)
             return cands[i];
     return "ip";
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX], *p;
-
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    for (p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
 }
 
 static int write_file(const char *path, mode_t mode, const char *text)
@@ -392,120 +374,144 @@ static void lab_names(struct lab *lab, const struct experiment *exp)
         snprintf(lab->host_ns[i], LAB_NS_MAX, "fl-%s-%s", lab->id, exp->topology.hosts[i].name);
 }
 
-static int build(struct lab *lab, const struct experiment *exp, struct fl_err *err)
+/* Write tx as <dir>/<name>.batch and start `ip -batch` on it in ns (NULL: here). */
+static pid_t batch_start(const struct lab *lab, struct text *tx, const char *ns, const char *name,
+                         const char *log)
 {
-    const struct exp_topology *t = &exp->topology;
-    struct text tx = {0};
-    char path[PATH_MAX], log[PATH_MAX], a[64], g[64], msg[256];
-    pid_t *pids;
-    size_t i, r, z, np = 0;
-    int rc = 0, e;
+    char path[PATH_MAX];
 
-    pids = calloc(t->n_hosts + 4, sizeof(*pids));
-    if (!pids)
-        return fl_errf(err, -ENOMEM, "out of memory");
-    snprintf(log, sizeof(log), "%s/ip.log", lab->dir);
+    snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, name);
+    if (tx_write(tx, path) < 0)
+        return -EIO;
+    return ip_batch_start(ns, path, log);
+}
 
-    /* 1: every namespace. */
-    tx_add(&tx, "netns add %s\nnetns add %s\n", lab->router_ns, lab->ctl_ns);
-    for (i = 0; i < t->n_hosts; i++)
-        tx_add(&tx, "netns add %s\n", lab->host_ns[i]);
-    snprintf(path, sizeof(path), "%s/netns-add.batch", lab->dir);
-    if ((rc = tx_write(&tx, path)) < 0) {
-        fl_errf(err, rc, "cannot write %s: %s", path, strerror(-rc));
-        goto out;
-    }
-    pids[0] = ip_batch_start(NULL, path, log);
-    if (pids[0] < 0 || wait_ok(pids[0]) < 0) {
-        last_line(log, msg, sizeof(msg));
-        rc = fl_errf(err, -EIO, "ip netns add failed: %s (see %s)", msg, log);
-        goto out;
-    }
+/* Wait for every batch of pids; -EIO with the log's last line when one failed. */
+static int batches_wait(const pid_t *pids, size_t n, const char *log, const char *what,
+                        struct fl_err *err)
+{
+    char msg[256];
+    size_t i;
+    int rc = 0;
 
-    /* 2: router (zone bridges, host data veths, the clients' leg) and control. */
-    tx_add(&tx, "link set lo up\n");
+    for (i = 0; i < n; i++)
+        if (pids[i] < 0 || wait_ok(pids[i]) < 0)
+            rc = -EIO;
+    if (rc == 0)
+        return 0;
+    last_line(log, msg, sizeof(msg));
+    return fl_errf(err, rc, "%s failed: %s (see %s)", what, msg, log);
+}
+
+/* The router: a bridge per zone with its gateway, a data veth per host, the clients' leg. */
+static void router_batch(struct text *tx, const struct lab *lab, const struct exp_topology *t)
+{
+    char g[64];
+    size_t i, r, z;
+
+    tx_add(tx, "link set lo up\n");
     for (r = 0; r < t->n_regions; r++) {
         const struct exp_region *reg = &t->regions[r];
 
         for (z = 0; z < reg->n_zones; z++) {
             const struct exp_zone *zn = &reg->zones[z];
 
-            tx_add(&tx, "link add br%zuz%zu type bridge\n", r + 1, z + 1);
-            tx_add(&tx, "addr add %s/%u dev br%zuz%zu\n", ip4(&zn->gateway, g, sizeof(g)),
+            tx_add(tx, "link add br%zuz%zu type bridge\n", r + 1, z + 1);
+            tx_add(tx, "addr add %s/%u dev br%zuz%zu\n", ip4(&zn->gateway, g, sizeof(g)),
                    zn->cidr.prefix, r + 1, z + 1);
-            tx_add(&tx, "link set br%zuz%zu up\n", r + 1, z + 1);
+            tx_add(tx, "link set br%zuz%zu up\n", r + 1, z + 1);
             for (i = zn->first_host; i < zn->first_host + zn->n_hosts; i++) {
-                tx_add(&tx, "link add d%zu type veth peer name %s netns %s\n", i, LAB_DATA_DEV,
+                tx_add(tx, "link add d%zu type veth peer name %s netns %s\n", i, LAB_DATA_DEV,
                        lab->host_ns[i]);
-                tx_add(&tx, "link set d%zu master br%zuz%zu\n", i, r + 1, z + 1);
-                tx_add(&tx, "link set d%zu up\n", i);
+                tx_add(tx, "link set d%zu master br%zuz%zu\n", i, r + 1, z + 1);
+                tx_add(tx, "link set d%zu up\n", i);
             }
         }
     }
-    tx_add(&tx, "link add cli type veth peer name cli0 netns %s\n", lab->ctl_ns);
-    tx_add(&tx, "addr add %s/24 dev cli\nlink set cli up\n", LAB_CLIENT_GW);
-    snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, lab->router_ns);
-    tx_write(&tx, path);
-    pids[np++] = ip_batch_start(lab->router_ns, path, log);
+    tx_add(tx, "link add cli type veth peer name cli0 netns %s\n", lab->ctl_ns);
+    tx_add(tx, "addr add %s/24 dev cli\nlink set cli up\n", LAB_CLIENT_GW);
+}
 
-    tx_add(&tx, "link set lo up\nlink add ctlbr type bridge\n");
-    tx_add(&tx, "addr add %s/%u dev ctlbr\nlink set ctlbr up\n", ip4(&t->controller, a, sizeof(a)),
+/* The control namespace: a bridge with the controller's address, a control veth per host. */
+static void control_batch(struct text *tx, const struct lab *lab, const struct exp_topology *t)
+{
+    char a[64];
+    size_t i;
+
+    tx_add(tx, "link set lo up\nlink add ctlbr type bridge\n");
+    tx_add(tx, "addr add %s/%u dev ctlbr\nlink set ctlbr up\n", ip4(&t->controller, a, sizeof(a)),
            t->control.prefix);
     for (i = 0; i < t->n_hosts; i++) {
-        tx_add(&tx, "link add c%zu type veth peer name %s netns %s\n", i, LAB_CTL_DEV,
+        tx_add(tx, "link add c%zu type veth peer name %s netns %s\n", i, LAB_CTL_DEV,
                lab->host_ns[i]);
-        tx_add(&tx, "link set c%zu master ctlbr\nlink set c%zu up\n", i, i);
+        tx_add(tx, "link set c%zu master ctlbr\nlink set c%zu up\n", i, i);
     }
-    snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, lab->ctl_ns);
-    tx_write(&tx, path);
-    pids[np++] = ip_batch_start(lab->ctl_ns, path, log);
-    for (i = 0; i < np; i++) {
-        if (pids[i] < 0 || wait_ok(pids[i]) < 0)
-            rc = -EIO;
-    }
-    if (rc < 0) {
-        last_line(log, msg, sizeof(msg));
-        fl_errf(err, rc, "building the lab's router and control network failed: %s (see %s)", msg,
-                log);
-        goto out;
-    }
+}
 
-    /* 3: every host, the control namespace's client leg, forwarding. */
+/* Host i: its data and control addresses, links up, the one route. */
+static void host_batch(struct text *tx, const struct exp_topology *t, size_t i)
+{
+    const struct exp_host *h = &t->hosts[i];
+    const struct exp_zone *zn = &t->regions[h->region].zones[h->zone];
+    char a[64], g[64];
+
+    tx_add(tx, "link set lo up\n");
+    tx_add(tx, "addr add %s/%u dev %s\n", ip4(&h->data, a, sizeof(a)), zn->cidr.prefix,
+           LAB_DATA_DEV);
+    tx_add(tx, "link set %s up\n", LAB_DATA_DEV);
+    tx_add(tx, "addr add %s/%u dev %s\n", ip4(&h->control, a, sizeof(a)), t->control.prefix,
+           LAB_CTL_DEV);
+    tx_add(tx, "link set %s up\n", LAB_CTL_DEV);
+    tx_add(tx, "route add %s via %s\n", LAB_DATA_NET, ip4(&zn->gateway, g, sizeof(g)));
+}
+
+/*
+ * Build the lab in three steps of iproute2 batches: 1. every namespace;
+ * 2. the router and the control network side by side; 3. every host and
+ * the control namespace's clients leg in parallel, while a forked child
+ * turns on forwarding in the router.
+ */
+static int build(struct lab *lab, const struct experiment *exp, struct fl_err *err)
+{
+    const struct exp_topology *t = &exp->topology;
+    struct text tx = {0};
+    char log[PATH_MAX], clients[LAB_NS_MAX + 16];
+    pid_t *pids = calloc(t->n_hosts + 4, sizeof(*pids));
+    size_t i, np = 0;
+    int rc, e;
+
+    if (!pids)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    snprintf(log, sizeof(log), "%s/ip.log", lab->dir);
+    tx_add(&tx, "netns add %s\nnetns add %s\n", lab->router_ns, lab->ctl_ns);
+    for (i = 0; i < t->n_hosts; i++)
+        tx_add(&tx, "netns add %s\n", lab->host_ns[i]);
+    pids[0] = batch_start(lab, &tx, NULL, "netns-add", log);
+    if ((rc = batches_wait(pids, 1, log, "ip netns add", err)) < 0)
+        goto out;
+    router_batch(&tx, lab, t);
+    pids[np++] = batch_start(lab, &tx, lab->router_ns, lab->router_ns, log);
+    control_batch(&tx, lab, t);
+    pids[np++] = batch_start(lab, &tx, lab->ctl_ns, lab->ctl_ns, log);
+    if ((rc = batches_wait(pids, np, log, "building the lab's router and control network", err)) <
+        0)
+        goto out;
     np = 0;
     tx_add(&tx, "addr add %s/24 dev cli0\nlink set cli0 up\n", LAB_CLIENT_ADDR);
     tx_add(&tx, "route add %s via %s\n", LAB_DATA_NET, LAB_CLIENT_GW);
-    snprintf(path, sizeof(path), "%s/%s-clients.batch", lab->dir, lab->ctl_ns);
-    tx_write(&tx, path);
-    pids[np++] = ip_batch_start(lab->ctl_ns, path, log);
+    snprintf(clients, sizeof(clients), "%s-clients", lab->ctl_ns);
+    pids[np++] = batch_start(lab, &tx, lab->ctl_ns, clients, log);
     for (i = 0; i < t->n_hosts; i++) {
-        const struct exp_host *h = &t->hosts[i];
-        const struct exp_zone *zn = &t->regions[h->region].zones[h->zone];
-
-        tx_add(&tx, "link set lo up\n");
-        tx_add(&tx, "addr add %s/%u dev %s\n", ip4(&h->data, a, sizeof(a)), zn->cidr.prefix,
-               LAB_DATA_DEV);
-        tx_add(&tx, "link set %s up\n", LAB_DATA_DEV);
-        tx_add(&tx, "addr add %s/%u dev %s\n", ip4(&h->control, a, sizeof(a)), t->control.prefix,
-               LAB_CTL_DEV);
-        tx_add(&tx, "link set %s up\n", LAB_CTL_DEV);
-        tx_add(&tx, "route add %s via %s\n", LAB_DATA_NET, ip4(&zn->gateway, g, sizeof(g)));
-        snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, lab->host_ns[i]);
-        tx_write(&tx, path);
-        pids[np++] = ip_batch_start(lab->host_ns[i], path, log);
+        host_batch(&tx, t, i);
+        pids[np++] = batch_start(lab, &tx, lab->host_ns[i], lab->host_ns[i], log);
     }
     e = ns_sysctl(lab->router_ns, "/proc/sys/net/ipv4/ip_forward", "1");
-    for (i = 0; i < np; i++) {
-        if (pids[i] < 0 || wait_ok(pids[i]) < 0)
-            rc = -EIO;
-    }
-    if (rc < 0) {
-        last_line(log, msg, sizeof(msg));
-        fl_errf(err, rc, "configuring the lab's hosts failed: %s (see %s)", msg, log);
+    if ((rc = batches_wait(pids, np, log, "configuring the lab's hosts", err)) < 0)
         goto out;
-    }
     if (e < 0)
         rc = fl_errf(err, e, "cannot enable forwarding in %s", lab->router_ns);
 out:
+    free(tx.s);
     free(pids);
     return rc;
 }
@@ -549,7 +555,7 @@ int lab_up(const struct experiment *exp, const char *dir, bool detach, struct la
     else
         snprintf(lab->dir, sizeof(lab->dir), "%s/%s", LAB_STATE_DIR, lab->id);
     lab_names(lab, exp);
-    if ((r = mkdir_p(LAB_STATE_DIR, 0755)) < 0 || (r = mkdir_p(lab->dir, 0700)) < 0) {
+    if ((r = fl_mkdir_p(LAB_STATE_DIR, 0755)) < 0 || (r = fl_mkdir_p(lab->dir, 0700)) < 0) {
         fl_errf(err, r, "cannot create %s: %s", lab->dir, strerror(-r));
         lab_free(lab);
         return r;

@@ -46,6 +46,16 @@ const char fl_exit_codes_help[] =
     "  3  the harness itself could not run (setup, agent, kernel feature)\n"
     "  Whatever the code, nothing is left injected.\n";
 
+/* The examples of the top-level and validate help. */
+static const char examples_help[] =
+    "examples:\n"
+    "  sudo faultline run experiments/key-vault-region-outage.yaml\n"
+    "  sudo faultline run --out /tmp/nightly experiments/*.yaml\n"
+    "  sudo faultline lab up experiments/cosmos-zone-outage.yaml\n"
+    "  faultline validate experiments/*.yaml\n"
+    "  faultline validate --plan experiments/key-vault-region-outage.yaml\n"
+    "\n";
+
 static void usage(FILE *out)
 {
     size_t i;
@@ -66,15 +76,8 @@ static void usage(FILE *out)
             "\n"
             "Run 'faultline <command> --help' for a command's options and examples.\n"
             "\n"
-            "examples:\n"
-            "  sudo faultline run experiments/key-vault-region-outage.yaml\n"
-            "  sudo faultline run --out /tmp/nightly experiments/*.yaml\n"
-            "  sudo faultline lab up experiments/cosmos-zone-outage.yaml\n"
-            "  faultline validate experiments/*.yaml\n"
-            "  faultline validate --plan experiments/key-vault-region-outage.yaml\n"
-            "\n"
-            "%s",
-            fl_exit_codes_help);
+            "%s%s",
+            examples_help, fl_exit_codes_help);
 }
 
 static const struct command *command_find(const char *name)
@@ -125,15 +128,8 @@ static void validate_usage(FILE *out)
             "                control address and agent URL, every fault with its CIDRs\n"
             "  -h, --help    show this help\n"
             "\n"
-            "examples:\n"
-            "  sudo faultline run experiments/key-vault-region-outage.yaml\n"
-            "  sudo faultline run --out /tmp/nightly experiments/*.yaml\n"
-            "  sudo faultline lab up experiments/cosmos-zone-outage.yaml\n"
-            "  faultline validate experiments/*.yaml\n"
-            "  faultline validate --plan experiments/cosmos-zone-outage.yaml\n"
-            "\n"
-            "%s",
-            fl_exit_codes_help);
+            "%s%s",
+            examples_help, fl_exit_codes_help);
 }
 
 static void print_set(const char *label, const struct exp_set *s)

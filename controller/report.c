@@ -136,12 +136,86 @@ static void flatten(FILE *f, const char *prefix, const json_t *v, int depth)
     }
 }
 
+/*
+ * How a verifier object counts in JUnit: its "status" when present (report
+ * format 2), else the older pass/skipped pair. An inconclusive result fails
+ * the test case (a check that did not happen must not look green) unless
+ * verify.allow_inconclusive named it ("allowed": true), then it is skipped.
+ */
+enum tc_kind { TC_PASS, TC_FAIL, TC_INCONCLUSIVE, TC_SKIPPED };
+
+static enum tc_kind tc_kind(const json_t *v)
+{
+    const char *st = json_string_value(json_object_get(v, "status"));
+
+    if (st != NULL && strcmp(st, "inconclusive") == 0)
+        return json_is_true(json_object_get(v, "allowed")) ? TC_SKIPPED : TC_INCONCLUSIVE;
+    if (st != NULL)
+        return strcmp(st, "pass") == 0 ? TC_PASS : TC_FAIL;
+    if (json_is_true(json_object_get(v, "skipped")))
+        return TC_SKIPPED;
+    return json_is_true(json_object_get(v, "pass")) ? TC_PASS : TC_FAIL;
+}
+
+const char *report_verdict(int exit_code, const json_t *verifiers)
+{
+    const json_t *v;
+    bool inconclusive = false;
+    size_t i;
+
+    if (exit_code != 0 && exit_code != 1)
+        return "error";
+    json_array_foreach(verifiers, i, v)
+    {
+        enum tc_kind k = tc_kind(v);
+
+        if (k == TC_FAIL)
+            return "fail";
+        inconclusive |= k == TC_INCONCLUSIVE;
+    }
+    if (inconclusive)
+        return "inconclusive";
+    return exit_code == 0 ? "pass" : "fail";
+}
+
 static double suite_seconds(const json_t *r)
 {
     const json_t *d = json_object_get(r, "durations_ms");
     const json_t *t = d ? json_object_get(d, "total") : NULL;
 
     return t ? json_number_value(t) / 1000.0 : 0.0;
+}
+
+/* The failure or skipped child of a verifier's test case (none when it passed). */
+static void testcase_verdict(FILE *f, const json_t *v, const char *vn, const char *detail)
+{
+    const char *reason = json_string_value(json_object_get(v, "reason"));
+
+    switch (tc_kind(v)) {
+    case TC_PASS:
+        break;
+    case TC_SKIPPED:
+        fputs("      <skipped message=\"", f);
+        report_xml_escape(f, reason ? reason : detail ? detail : "nothing to check");
+        fputs("\"/>\n", f);
+        break;
+    case TC_INCONCLUSIVE:
+        fputs("      <failure type=\"inconclusive\" message=\"", f);
+        report_xml_escape(f, vn);
+        fputs(" inconclusive: ", f);
+        report_xml_escape(f, reason ? reason : "nothing to judge");
+        fputs("\">", f);
+        xml_text(f, detail);
+        fputs("</failure>\n", f);
+        break;
+    case TC_FAIL:
+        fputs("      <failure type=\"verifier\" message=\"", f);
+        report_xml_escape(f, vn);
+        fputs(" failed\">", f);
+        xml_text(f, detail);
+        fputs("</failure>\n", f);
+        break;
+    }
 }
 
 static void suite(FILE *f, const json_t *r)
@@ -160,11 +234,11 @@ static void suite(FILE *f, const json_t *r)
     snprintf(cls, sizeof(cls), "faultline.%s", name);
     json_array_foreach(vs, i, v)
     {
+        enum tc_kind kind = tc_kind(v);
+
         tests++;
-        if (json_is_true(json_object_get(v, "skipped")))
-            skipped++;
-        else if (!json_is_true(json_object_get(v, "pass")))
-            failures++;
+        skipped += kind == TC_SKIPPED;
+        failures += kind == TC_FAIL || kind == TC_INCONCLUSIVE;
     }
     if (error) {
         tests++;
@@ -209,17 +283,7 @@ static void suite(FILE *f, const json_t *r)
                 flatten(f, "bound", b, 0);
             fputs("      </properties>\n", f);
         }
-        if (json_is_true(json_object_get(v, "skipped"))) {
-            fputs("      <skipped message=\"", f);
-            report_xml_escape(f, detail ? detail : "nothing to check");
-            fputs("\"/>\n", f);
-        } else if (!json_is_true(json_object_get(v, "pass"))) {
-            fputs("      <failure type=\"verifier\" message=\"", f);
-            report_xml_escape(f, vn ? vn : "verifier");
-            fputs(" failed\">", f);
-            xml_text(f, detail);
-            fputs("</failure>\n", f);
-        }
+        testcase_verdict(f, v, vn ? vn : "verifier", detail);
         if (detail) {
             fputs("      <system-out>", f);
             xml_text(f, detail);
@@ -250,10 +314,10 @@ int report_junit_fwrite(FILE *f, json_t *const *reports, size_t n)
 
         json_array_foreach(vs, j, v)
         {
+            enum tc_kind kind = tc_kind(v);
+
             tests++;
-            if (!json_is_true(json_object_get(v, "skipped")) &&
-                !json_is_true(json_object_get(v, "pass")))
-                failures++;
+            failures += kind == TC_FAIL || kind == TC_INCONCLUSIVE;
         }
         if (verdict && strcmp(verdict, "error") == 0) {
             tests++;

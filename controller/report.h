@@ -4,10 +4,11 @@
  * is derived from the report.json objects alone, so what CI shows cannot
  * disagree with what the JSON says.
  *
- * report.json keys (DESIGN.md "Outputs"): experiment, verdict ("pass",
- * "fail", "error"), verifiers [{name, pass, skipped, measured, bound,
- * detail}], faults [...], ops {total, ok, fail, info}; and, from the run
- * loop, reason (on error), file, rate {offered, achieved}, durations_ms
+ * report.json keys: experiment, verdict ("pass", "fail", "inconclusive",
+ * "error"), verifiers [{name, status ("pass", "fail", "inconclusive"), pass,
+ * skipped, measured, bound, detail, and reason and allowed when
+ * inconclusive}], faults [...], ops {total, ok, fail, info}; and, from the
+ * run loop, reason (on error), file, rate {offered, achieved}, durations_ms
  * {...}, lab {...}, started_wall and exit_code.
  */
 #ifndef FAULTLINE_REPORT_H
@@ -20,6 +21,15 @@
 
 #include "faultline/err.h"
 
+/*
+ * The experiment's verdict from the run's exit code (0 verified, 1 a verifier
+ * did not pass, anything else an error) and report.json's "verifiers" array:
+ * "error", "fail" (a verifier failed), "inconclusive" (none failed, one had
+ * nothing to judge and verify.allow_inconclusive does not name it) or "pass".
+ * A static string.
+ */
+const char *report_verdict(int exit_code, const json_t *verifiers);
+
 /* Write report (pretty-printed, keys in insertion order) to path. 0 or -errno with err. */
 int report_write_json(const char *path, const json_t *report, struct fl_err *err);
 
@@ -27,8 +37,10 @@ int report_write_json(const char *path, const json_t *report, struct fl_err *err
  * Write a JUnit XML document for reports[0..n) to f: <testsuites> with one
  * <testsuite> per report (name = experiment), one <testcase> per verifier
  * (classname "faultline.<experiment>", time 0, measured values and bounds as
- * <properties>, a <failure> with the detail when it failed, <skipped/> when
- * it had nothing to check) and, for a report with verdict "error", one
+ * <properties>, a <failure> with the detail when it failed, a <failure
+ * type="inconclusive"> with the reason when it had nothing to judge, or
+ * <skipped/> when verify.allow_inconclusive allowed that) and, for a report
+ * with verdict "error", one
  * testcase "harness" holding an <error> with the reason. Everything is
  * XML-escaped. Returns 0 or -EIO.
  */

@@ -1,7 +1,8 @@
 /*
- * The experiment's verify: section (as the parser keeps it: durations in
- * integer milliseconds, availability as {phase: {class: ratio}}, shared
- * sustain/grace at the top) turned into the verifiers' configuration.
+ * The experiment's verify: section (controller/exp_verify.c): the parser
+ * walks it with the verifiers' schema (vfy_schema()) and keeps it as JSON,
+ * durations in integer milliseconds, with the position of every value;
+ * these turn it into the verifiers' configuration.
  */
 #ifndef FAULTLINE_VERIFY_CFG_H
 #define FAULTLINE_VERIFY_CFG_H
@@ -10,12 +11,13 @@
 #include "faultline/verify.h"
 
 /*
- * Fill cfg from exp->verify. Returns 0 or -EINVAL with err as
- * "file:line:column: verify.<key>: what" pointing at the offending value.
+ * Fill cfg from exp->verify with the verifiers' own reader. Returns 0 or
+ * -EINVAL with err as "file:line:column: verify: <key>: what", pointing at
+ * the offending value (or its nearest marked parent).
  */
 int exp_verify_config(const struct experiment *exp, struct vfy_config *cfg, struct fl_err *err);
 
-/* The verifiers' JSON form of exp->verify (new reference), for reports and tests. */
+/* exp->verify as the verifiers read it (a copy; new reference), for reports and tests. */
 json_t *exp_verify_json(const struct experiment *exp);
 
 #endif

@@ -5,6 +5,12 @@
  * its own history buffer (no lock per operation; counters are relaxed
  * atomics read by the progress loop). At the end the per-client buffers are
  * merged into the caller's history and sorted by invoke time.
+ *
+ * The model (register or set) only changes what a request asks the driver
+ * for and how its record is written; scheduling and routing are the same.
+ * A cas's expected value comes from what the client itself last saw for the
+ * key (a read, its own write or swap, or the value a failed comparison
+ * reported), as a real read-modify-write client would do.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +26,79 @@
 #include "faultline/workload.h"
 
 #define LATE_NS 1000000LL
+
+/*
+ * The value this client last read or wrote per key (0: absent), the
+ * expected value of its next cas on that key. Open addressing on the key
+ * number; only clients whose mix has a cas keep one.
+ */
+struct last_map {
+    uint32_t *keys; /* key number + 1; 0 = empty slot */
+    uint64_t *vals;
+    size_t cap, n; /* cap a power of two */
+};
+
+static uint64_t *last_slot(struct last_map *m, uint32_t key, bool add)
+{
+    size_t i;
+
+    if (add && (m->n + 1) * 2 > m->cap) {
+        struct last_map g = {0};
+        size_t cap = m->cap ? m->cap * 2 : 256, j;
+
+        g.keys = calloc(cap, sizeof(*g.keys));
+        g.vals = calloc(cap, sizeof(*g.vals));
+        if (!g.keys || !g.vals) {
+            free(g.keys);
+            free(g.vals);
+            return NULL;
+        }
+        g.cap = cap;
+        for (j = 0; j < m->cap; j++)
+            if (m->keys[j]) {
+                *last_slot(&g, m->keys[j] - 1, true) = m->vals[j];
+            }
+        free(m->keys);
+        free(m->vals);
+        *m = g;
+    }
+    if (m->cap == 0)
+        return NULL;
+    for (i = (key * 0x9e3779b1u) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key + 1)
+            return &m->vals[i];
+        if (m->keys[i] == 0) {
+            if (!add)
+                return NULL;
+            m->keys[i] = key + 1;
+            m->n++;
+            return &m->vals[i];
+        }
+    }
+}
+
+static uint64_t last_get(struct last_map *m, uint32_t key)
+{
+    uint64_t *v = last_slot(m, key, false);
+
+    return v ? *v : 0;
+}
+
+/* Remember v for key; out of memory only makes later cas miss more often. */
+static void last_set(struct last_map *m, uint32_t key, uint64_t v)
+{
+    uint64_t *p = last_slot(m, key, true);
+
+    if (p)
+        *p = v;
+}
+
+static void last_free(struct last_map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof(*m));
+}
 
 struct client {
     const struct wl_config *c;
@@ -45,8 +124,9 @@ struct client {
     int err; /* first recording error (-ENOMEM) */
     /* op name indexes in h, by mix entry */
     int op_idx[WL_MAX_MIX];
-    bool op_write[WL_MAX_MIX], op_delete[WL_MAX_MIX];
+    enum fl_op_kind op_kind[WL_MAX_MIX];
     double cum[WL_MAX_MIX];
+    struct last_map last; /* cas in the mix: what this client last saw per key */
 };
 
 void wl_config_init(struct wl_config *c)
@@ -110,6 +190,30 @@ int wl_config_check(const struct wl_config *c, struct fl_err *err)
         if (j == c->nendpoints)
             return fl_errf(err, -EINVAL, "workload.routing: region '%s' has no endpoint",
                            c->regions[i]);
+    }
+    if (c->model != WL_MODEL_REGISTER && c->model != WL_MODEL_SET)
+        return fl_errf(err, -EINVAL, "workload.model: expected register or set");
+    return 0;
+}
+
+int wl_config_check_mix(const struct wl_config *c, const struct fl_driver_ops *drv,
+                        struct fl_err *err)
+{
+    size_t m;
+
+    for (m = 0; c->model == WL_MODEL_SET && m < c->nmix; m++) {
+        enum fl_op_kind k = fl_driver_kind(drv, c->mix[m].op);
+
+        if (k == FL_OP_DELETE)
+            return fl_errf(err, -EINVAL,
+                           "workload.mix: '%s' deletes, which the set model cannot have (an "
+                           "element must stay once acknowledged, so that data_loss can count "
+                           "every missing one)",
+                           c->mix[m].op);
+        if (k == FL_OP_CAS)
+            return fl_errf(err, -EINVAL,
+                           "workload.mix: 'cas' compares one value, which the set model does "
+                           "not have (use model: register)");
     }
     return 0;
 }
@@ -223,15 +327,18 @@ static int intern_or(struct hist_strtab *t, const char *s, int fallback)
     return i < 0 ? fallback : i;
 }
 
-/* Record one finished operation in the client's own buffer. */
-static void record(struct client *cl, int op_idx, const char *key, bool is_write, bool final,
+/*
+ * Record one finished operation in the client's own buffer: a cas with its
+ * expected value and outcome, a set read with the elements it returned.
+ */
+static void record(struct client *cl, int op_idx, const struct fl_op_req *req, bool final,
                    int64_t t0, int64_t t1, const struct fl_op_result *r)
 {
     struct hist_op o;
-    int k, reg, e;
+    int k, reg, e, rc;
 
     memset(&o, 0, sizeof(o));
-    k = hist_intern(&cl->h.keys, key);
+    k = hist_intern(&cl->h.keys, req->key);
     reg = intern_or(&cl->h.regions, r->region, 0);
     e = r->error[0] ? intern_or(&cl->h.errors, r->error, 0) : 0;
     if (k < 0 || op_idx < 0 || reg > UINT16_MAX) {
@@ -246,11 +353,48 @@ static void record(struct client *cl, int op_idx, const char *key, bool is_write
     o.op = (uint16_t)op_idx;
     o.region = (uint16_t)reg;
     o.outcome = (uint8_t)r->outcome;
-    o.is_write = is_write;
+    o.is_write = req->kind != FL_OP_READ;
     o.is_final = final;
     o.error = (uint32_t)e;
-    if (hist_append(&cl->h, &o) < 0 && cl->err == 0)
-        cl->err = -ENOMEM;
+    if (req->set_model)
+        o.flags |= HIST_F_SET;
+    if (req->kind == FL_OP_CAS) {
+        if (r->outcome == HIST_OK && r->swapped)
+            o.flags |= HIST_F_SWAPPED;
+        rc = hist_append_cas(&cl->h, &o, req->expected);
+    } else if (req->set_model && req->kind == FL_OP_READ && r->outcome == HIST_OK) {
+        o.value = 0;
+        rc = hist_append_set_read(&cl->h, &o, r->elems, r->nelems);
+    } else {
+        rc = hist_append(&cl->h, &o);
+    }
+    if (rc < 0 && cl->err == 0)
+        cl->err = rc;
+}
+
+/* What this client now knows of the key's value (the next cas's expected one). */
+static void remember(struct client *cl, uint32_t key, const struct fl_op_req *req,
+                     const struct fl_op_result *r)
+{
+    if (r->outcome != HIST_OK || cl->last.cap == 0) /* no cas in the mix: nothing to keep */
+        return;
+    switch (req->kind) {
+    case FL_OP_READ:
+        last_set(&cl->last, key, r->value);
+        break;
+    case FL_OP_WRITE:
+        last_set(&cl->last, key, req->value);
+        break;
+    case FL_OP_DELETE:
+        last_set(&cl->last, key, 0);
+        break;
+    case FL_OP_CAS:
+        if (r->swapped)
+            last_set(&cl->last, key, req->value);
+        else if (r->current_known)
+            last_set(&cl->last, key, r->current);
+        break;
+    }
 }
 
 static void count(struct client *cl, const struct fl_op_result *r)
@@ -268,24 +412,34 @@ static void one_op(struct client *cl, int64_t now)
     const struct wl_config *c = cl->c;
     double x = (double)(rnd(&cl->rng) >> 11) / (double)(1ull << 53) * cl->cum[c->nmix - 1];
     size_t m = 0, ep;
+    uint32_t kn;
     char key[32];
-    uint64_t value = 0;
+    struct fl_op_req req;
     struct fl_op_result res;
     int64_t t0, t1;
     bool probe;
 
     while (m + 1 < c->nmix && x >= cl->cum[m])
         m++;
-    snprintf(key, sizeof(key), "k%" PRIu64, rnd(&cl->rng) % c->keys);
-    if (cl->op_write[m] && !cl->op_delete[m])
-        value = ((uint64_t)(cl->num + 1) << 40) | (++cl->seq & ((1ull << 40) - 1));
+    kn = (uint32_t)(rnd(&cl->rng) % c->keys);
+    snprintf(key, sizeof(key), "k%" PRIu32, kn);
+    memset(&req, 0, sizeof(req));
+    req.op = c->mix[m].op;
+    req.key = key;
+    req.kind = cl->op_kind[m];
+    req.set_model = c->model == WL_MODEL_SET;
+    if (req.kind == FL_OP_WRITE || req.kind == FL_OP_CAS)
+        req.value = ((uint64_t)(cl->num + 1) << 40) | (++cl->seq & ((1ull << 40) - 1));
+    if (req.kind == FL_OP_CAS)
+        req.expected = last_get(&cl->last, kn);
     ep = route_pick(cl, now, &probe);
     t0 = fl_now_ns();
-    cl->drv->op(cl->conn, ep, c->mix[m].op, key, value, &res);
+    cl->drv->op(cl->conn, ep, &req, &res);
     t1 = fl_now_ns();
     if (!res.region[0])
         snprintf(res.region, sizeof(res.region), "%s", c->endpoints[ep].region);
-    record(cl, cl->op_idx[m], key, cl->op_write[m], false, t0, t1, &res);
+    record(cl, cl->op_idx[m], &req, false, t0, t1, &res);
+    remember(cl, kn, &req, &res);
     count(cl, &res);
     route_result(cl, probe, &res, t1);
 }
@@ -377,10 +531,12 @@ static int client_setup(struct client *cl, const struct wl_config *c,
         return fl_errf(err, r, "out of memory");
     for (m = 0; m < c->nmix; m++) {
         cl->op_idx[m] = hist_intern(&cl->h.op_names, c->mix[m].op);
-        cl->op_write[m] = drv->is_write(c->mix[m].op);
-        cl->op_delete[m] = cl->op_write[m] && drv->is_delete && drv->is_delete(c->mix[m].op);
+        cl->op_kind[m] = fl_driver_kind(drv, c->mix[m].op);
         cl->cum[m] = (m ? cl->cum[m - 1] : 0) + c->mix[m].weight;
         if (cl->op_idx[m] < 0)
+            return fl_errf(err, -ENOMEM, "out of memory");
+        if (cl->op_kind[m] == FL_OP_CAS && cl->last.cap == 0 &&
+            last_slot(&cl->last, 0, true) == NULL)
             return fl_errf(err, -ENOMEM, "out of memory");
     }
     build_order(cl);
@@ -399,7 +555,7 @@ int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hi
     uint64_t budget;
     struct wl_stats s;
 
-    if ((r = wl_config_check(c, err)) < 0)
+    if ((r = wl_config_check(c, err)) < 0 || (r = wl_config_check_mix(c, drv, err)) < 0)
         return r;
     cls = calloc(c->clients, sizeof(*cls));
     thr = calloc(c->clients, sizeof(*thr));
@@ -474,6 +630,7 @@ out:
         if (cls[i].conn)
             drv->close(cls[i].conn);
         hist_free(&cls[i].h);
+        last_free(&cls[i].last);
     }
     free(cls);
     free(thr);
@@ -524,14 +681,16 @@ int wl_final_reads(const struct wl_config *c, const struct fl_driver_ops *drv, s
             continue;
         snprintf(key, sizeof(key), "%s", cl.h.keys.s[i]);
         for (a = 0; a < cl.norder; a++) {
+            struct fl_op_req req = {
+                .op = op, .key = key, .kind = FL_OP_READ, .set_model = c->model == WL_MODEL_SET};
             struct fl_op_result res;
             int64_t t0 = fl_now_ns(), t1;
 
-            drv->op(cl.conn, cl.order[a], op, key, 0, &res);
+            drv->op(cl.conn, cl.order[a], &req, &res);
             t1 = fl_now_ns();
             if (!res.region[0])
                 snprintf(res.region, sizeof(res.region), "%s", c->endpoints[cl.order[a]].region);
-            record(&cl, op_idx, key, false, true, t0, t1, &res);
+            record(&cl, op_idx, &req, true, t0, t1, &res);
             if (res.outcome == HIST_OK)
                 break;
         }

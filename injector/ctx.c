@@ -17,27 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faultline/file.h"
 #include "faultline/timeutil.h"
 #include "inj_int.h"
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX], *p;
-
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    for (p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-                return -errno;
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
 
 static int fsync_dir(const char *dir)
 {
@@ -77,7 +59,9 @@ static int journal_write(struct inj_ctx *ctx, const struct inj_jentry *e, const 
         return fl_errf(err, -ENOMEM, "out of memory");
     jpath(ctx, e->id, "", path, sizeof(path));
     jpath(ctx, e->id, ".tmp", tmp, sizeof(tmp));
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* A stale temp file of a crash goes first; the new one never follows a link. */
+    (void)unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         r = fl_errf(err, -errno, "journal %s: %s", tmp, strerror(errno));
         free(text);
@@ -225,7 +209,7 @@ int inj_open(const struct inj_config *cfg, struct inj_ctx **out, struct fl_err *
         memcpy(ctx->exempt, cfg->exempt, cfg->n_exempt * sizeof(*ctx->exempt));
         ctx->n_exempt = cfg->n_exempt;
     }
-    r = mkdir_p(ctx->state_dir, 0700);
+    r = fl_mkdir_p_as(ctx->state_dir, 0755, 0700, -1, -1);
     if (r < 0) {
         fl_errf(err, r, "state directory %s: %s", ctx->state_dir, strerror(-r));
         goto fail;

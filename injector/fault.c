@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faultline/hint.h"
+#include "faultline/json.h"
 #include "inj_int.h"
 
 const struct inj_kind *const inj_kinds[] = {
@@ -61,71 +63,16 @@ bool inj_id_valid(const char *id)
     return true;
 }
 
-/* Edit distance, small strings only (names of keys and kinds). */
-static size_t lev(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), i, j;
-    size_t row[64], prev, tmp;
-
-    if (la >= 63 || lb >= 63)
-        return 99;
-    for (j = 0; j <= lb; j++)
-        row[j] = j;
-    for (i = 1; i <= la; i++) {
-        prev = row[0];
-        row[0] = i;
-        for (j = 1; j <= lb; j++) {
-            size_t best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
-
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            tmp = row[j];
-            row[j] = best;
-            prev = tmp;
-        }
-    }
-    return row[lb];
-}
-
-const char *inj_nearest(const char *s, const char *const *candidates)
-{
-    const char *best = NULL;
-    size_t bestd = 3, i, d;
-
-    for (i = 0; candidates[i] != NULL; i++) {
-        d = lev(s, candidates[i]);
-        if (d < bestd) {
-            bestd = d;
-            best = candidates[i];
-        }
-    }
-    return best;
-}
-
 int inj_json_check_keys(const json_t *obj, const char *const *allowed, struct fl_err *err)
 {
-    const char *key;
-    json_t *v;
-    size_t i;
+    const char *key = fl_json_unknown_key(obj, allowed), *near;
 
-    json_object_foreach((json_t *)obj, key, v)
-    {
-        bool ok = false;
-
-        for (i = 0; allowed[i] != NULL; i++)
-            if (strcmp(allowed[i], key) == 0)
-                ok = true;
-        if (!ok) {
-            const char *near = inj_nearest(key, allowed);
-
-            if (near != NULL)
-                return fl_errf(err, -EINVAL, "unknown key '%s' (did you mean '%s'?)", key, near);
-            return fl_errf(err, -EINVAL, "unknown key '%s'", key);
-        }
-    }
-    return 0;
+    if (key == NULL)
+        return 0;
+    near = fl_hint_nearest(key, allowed);
+    if (near != NULL)
+        return fl_errf(err, -EINVAL, "unknown key '%s' (did you mean '%s'?)", key, near);
+    return fl_errf(err, -EINVAL, "unknown key '%s'", key);
 }
 
 int inj_kind_params(struct inj_fault *f, const json_t *spec, const char *const *keys, size_t size,
@@ -280,7 +227,7 @@ int inj_fault_parse_json(const json_t *spec, struct inj_fault **out, struct fl_e
     kname = json_string_value(kv);
     k = inj_kind_find(kname);
     if (k == NULL) {
-        const char *near = inj_nearest(kname, inj_kind_names());
+        const char *near = fl_hint_nearest(kname, inj_kind_names());
 
         if (near != NULL)
             return fl_errf(err, -EINVAL, "unknown fault kind '%s' (did you mean '%s'?)", kname,

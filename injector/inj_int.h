@@ -5,8 +5,8 @@
  *
  * Files:
  *   fault.c      kind table, parsing entry points, shared JSON helpers
- *   ctx.c        inj_open/inj_close, apply/revert/list/sweep/recover, journal
- *   journal.c    one fsynced JSON file per fault under the state directory
+ *   ctx.c        inj_open/inj_close, apply/revert/list/sweep/recover, and the
+ *                journal: one fsynced JSON file per fault under the state directory
  *   nft.c        nf_tables batches (libnftnl + libmnl): table, sets, rules
  *   kind_packet.c  partition, one-way, isolate, loss (nf_tables)
  *   rtnl.c       rtnetlink socket (libnl-route-3) with extended-ack capture
@@ -14,7 +14,8 @@
  *   kind_link.c  link-down
  *   kind_route.c blackhole (blackhole/prohibit/unreachable routes)
  *   kind_process.c process (stop/continue/kill/restart)
- *   probe.c      capability probe
+ *   probe.c      capability probe (nf_tables), names of the capabilities
+ *   probe_rtnl.c capability probes over rtnetlink (netem, tbf, links, routes)
  */
 #ifndef FAULTLINE_INJ_INT_H
 #define FAULTLINE_INJ_INT_H
@@ -142,8 +143,6 @@ int inj_json_cidrs(const json_t *arr, const char *what, bool allow_empty, struct
 /* Append CIDRs/devs to f's allowlist view. */
 int inj_fault_add_cidrs(struct inj_fault *f, const struct fl_cidr *c, size_t n);
 int inj_fault_add_dev(struct inj_fault *f, const char *dev);
-/* Levenshtein-nearest of candidates to s (NULL if none is close). */
-const char *inj_nearest(const char *s, const char *const *candidates);
 
 /* ---- nf_tables (nft.c) ---- */
 int inj_nft_open(struct inj_ctx *ctx, struct fl_err *err);

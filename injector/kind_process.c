@@ -14,6 +14,15 @@
  * kernel-side to sweep: a journal-less sweep cannot know which stopped
  * processes were faultline's, so sweep does nothing and revert is the only
  * way back (the journal is fsynced before the signal is sent).
+ *
+ * Never signalled, whatever the spec says: PID 1, this process and its
+ * ancestors, any process in this process's own cgroup when that is a
+ * service's (a session scope or the root cgroup is shared with unrelated
+ * processes and protects nothing), and as units:
+ * every slice, init.scope and every unit named in the cgroup path of this
+ * process or of its ancestors (so the agent cannot stop its own service).
+ * An owner with its own policy installs a guard (faultline/inject_process.h),
+ * asked before every apply and before a revert starts anything again.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -30,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "faultline/inject_process.h"
 #include "inj_int.h"
 
 #define PROC_MAX_PIDS  256
@@ -41,6 +51,15 @@ enum proc_action { PA_STOP, PA_KILL, PA_RESTART };
 enum proc_target { PT_PIDFILE, PT_MATCH, PT_UNIT };
 
 static const char *const action_names[] = {"stop", "kill", "restart", NULL};
+
+static inj_process_guard_fn guard_fn;
+static void *guard_arg;
+
+void inj_process_set_guard(inj_process_guard_fn fn, void *arg)
+{
+    guard_fn = fn;
+    guard_arg = arg;
+}
 static const char *const target_names[] = {"pidfile", "match", "unit", NULL};
 
 struct proc_params {
@@ -230,6 +249,7 @@ struct pidset {
 
 static int pids_from_pidfile(const char *path, struct pidset *ps, struct fl_err *err)
 {
+    const char *why = NULL;
     char buf[64], *end;
     long v;
     ssize_t n;
@@ -247,8 +267,11 @@ static int pids_from_pidfile(const char *path, struct pidset *ps, struct fl_err 
     v = strtol(buf, &end, 10);
     while (*end == '\n' || *end == ' ' || *end == '\r' || *end == '\t')
         end++;
-    if (errno != 0 || end == buf || *end != '\0' || v <= 1 || v > 4194304)
+    if (errno != 0 || end == buf || *end != '\0' || v < 1 || v > 4194304)
         return fl_errf(err, -EINVAL, "pidfile '%s' does not hold one pid", path);
+    if (inj_process_pid_protected((pid_t)v, &why))
+        return fl_errf(err, -EPERM, "pidfile '%s' names pid %ld, %s: never signalled", path, v,
+                       why);
     ps->start[0] = proc_start((pid_t)v, NULL, NULL);
     if (ps->start[0] < 0)
         return fl_errf(err, -ESRCH, "pidfile '%s' names pid %ld, which is not running", path, v);
@@ -266,6 +289,116 @@ static bool is_self_or_ancestor(pid_t pid)
     for (depth = 0; depth < 64 && cur > 0; depth++) {
         if (cur == pid)
             return true;
+        pp = 0;
+        if (proc_start(cur, &pp, NULL) < 0 || pp == cur)
+            break;
+        cur = pp;
+    }
+    return false;
+}
+
+/*
+ * The cgroup path of pid (the unified "0::" line, else systemd's named
+ * hierarchy) into buf. False when unreadable.
+ */
+static bool cgroup_of(pid_t pid, char *buf, size_t len)
+{
+    char path[64], line[1024];
+    bool found = false;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    fp = fopen(path, "re");
+    if (fp == NULL)
+        return false;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strncmp(line, "0::", 3) == 0) {
+            snprintf(buf, len, "%s", line + 3);
+            found = true;
+            break;
+        }
+        if (!found && strncmp(line, "1:name=systemd:", 15) == 0) {
+            snprintf(buf, len, "%s", line + 15);
+            found = true;
+        }
+    }
+    fclose(fp);
+    return found;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+bool inj_process_pid_protected(pid_t pid, const char **why)
+{
+    char mine[1024], theirs[1024];
+    const char *dummy;
+
+    if (why == NULL)
+        why = &dummy;
+    if (pid <= 1) {
+        *why = "PID 1";
+        return true;
+    }
+    if (is_self_or_ancestor(pid)) {
+        *why = "the agent itself or one of its ancestors";
+        return true;
+    }
+    /*
+     * A service's cgroup holds the service and its helpers; a session scope
+     * or the root cgroup (a lab run from a shell, a container) is shared with
+     * unrelated processes and protects nothing.
+     */
+    if (cgroup_of(getpid(), mine, sizeof(mine)) && ends_with(mine, ".service") &&
+        cgroup_of(pid, theirs, sizeof(theirs)) && strcmp(mine, theirs) == 0) {
+        *why = "in the agent's own service cgroup";
+        return true;
+    }
+    return false;
+}
+
+/* True if unit is one of the components of cgroup path cg. */
+static bool unit_in_path(const char *unit, const char *cg)
+{
+    size_t n = strlen(unit);
+    const char *p = cg;
+
+    while ((p = strstr(p, unit)) != NULL) {
+        if ((p == cg || p[-1] == '/') && (p[n] == '\0' || p[n] == '/'))
+            return true;
+        p++;
+    }
+    return false;
+}
+
+bool inj_process_unit_protected(const char *unit, const char **why)
+{
+    char cg[1024];
+    const char *dummy;
+    pid_t cur = getpid(), pp;
+    int depth;
+
+    if (why == NULL)
+        why = &dummy;
+    if (ends_with(unit, ".slice")) {
+        *why = "a slice";
+        return true;
+    }
+    if (strcmp(unit, "init.scope") == 0) {
+        *why = "PID 1's unit";
+        return true;
+    }
+    /* The agent's unit and its ancestors' units are components of their cgroup paths. */
+    for (depth = 0; depth < 64 && cur > 0; depth++) {
+        if (cgroup_of(cur, cg, sizeof(cg)) && unit_in_path(unit, cg)) {
+            *why = "the unit of the agent or of one of its ancestors";
+            return true;
+        }
         pp = 0;
         if (proc_start(cur, &pp, NULL) < 0 || pp == cur)
             break;
@@ -305,7 +438,7 @@ static int pids_from_match(const char *needle, struct pidset *ps, struct fl_err 
         while (n > 0 && buf[n - 1] == ' ')
             n--;
         buf[n] = '\0';
-        if (strstr(buf, needle) == NULL || is_self_or_ancestor((pid_t)v))
+        if (strstr(buf, needle) == NULL || inj_process_pid_protected((pid_t)v, NULL))
             continue;
         if (ps->n == PROC_MAX_PIDS) {
             closedir(d);
@@ -542,7 +675,13 @@ static int proc_apply(struct inj_ctx *ctx, const char *id, const struct inj_faul
 
     (void)ctx;
     (void)id;
+    if (guard_fn != NULL && (r = guard_fn(f->spec, INJ_PROCESS_APPLY, guard_arg, err)) < 0)
+        return r;
     if (p->target == PT_UNIT) {
+        const char *why = NULL;
+
+        if (inj_process_unit_protected(p->value, &why))
+            return fl_errf(err, -EPERM, "unit '%s' is %s: never signalled", p->value, why);
         if (json_object_set_new(undo, "unit", json_string(p->value)) < 0)
             return fl_errf(err, -ENOMEM, "out of memory");
         switch (p->action) {
@@ -647,6 +786,9 @@ static int proc_revert(struct inj_ctx *ctx, const char *id, const json_t *spec, 
         return resumed > 0 ? 0 : 1; /* all gone: nothing left stopped */
     }
     if (strcmp(action, "kill") == 0 && (unit != NULL || pids != NULL)) {
+        /* Starting something again is asked of the guard: the journal may be older than the policy. */
+        if (guard_fn != NULL && guard_fn(spec, INJ_PROCESS_REVERT, guard_arg, NULL) < 0)
+            return 1;
         if (cmd != NULL) {
             if (json_argv(cmd, argv, PROC_MAX_ARGV + 1) < 0)
                 return fl_errf(err, -EINVAL, "journal: bad restart_cmd");

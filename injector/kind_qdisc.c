@@ -8,6 +8,14 @@
  * faultline's) is refused, never replaced. Where the kernel lacks sch_netem,
  * applying fails before anything changes with "kernel lacks sch_netem: "
  * and the kernel's extended-ack text.
+ *
+ * Exemptions (the context's control network and the fault's own "exempt"):
+ * when there are any, the root is an HTB qdisc fa17: (prio is not in every
+ * kernel) with two classes that never limit: fa17:2, the default, holds the
+ * netem/tbf qdisc (handle fa18:); u32 filters send traffic to an exempt
+ * prefix, ARP and ICMPv6 (neighbour discovery) to fa17:1, which the fault
+ * never touches: a device fault never slows or corrupts the control channel. Revert and sweep still
+ * delete the one root fa17:, the whole tree with it.
  */
 #include <errno.h>
 #include <math.h>
@@ -22,13 +30,26 @@
 #include <netlink/route/link.h>
 #include <netlink/route/qdisc.h>
 #include <netlink/route/qdisc/netem.h>
+#include <netlink/route/classifier.h>
+#include <netlink/route/cls/u32.h>
+#include <netlink/route/class.h>
+#include <netlink/route/qdisc/htb.h>
 #include <netlink/route/qdisc/tbf.h>
 #include <netlink/route/tc.h>
 
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+
 #include "faultline/timeutil.h"
+#include "faultline/inject_qdisc.h"
 #include "inj_rtnl.h"
 
 #define QD_HANDLE      (INJ_QDISC_MAJOR << 16)
+#define QD_CHILD       ((INJ_QDISC_MAJOR + 1u) << 16) /* the fault under the exempting root */
+#define QD_BAND_FREE   (QD_HANDLE | 1u)               /* exempt traffic */
+#define QD_BAND_FAULT  (QD_HANDLE | 2u)
+#define QD_HTB_RATE    12500000000ull      /* bytes/s: 100 Gbit/s, never the limit */
+#define QD_HTB_BURST   (16u << 20)         /* bytes: about a millisecond at that rate */
 #define QD_MAX_DELAY   (60 * 1000000000LL) /* 60s: netem ticks stay within 32 bits */
 #define QD_DEF_LATENCY (50 * 1000000LL)    /* tbf queue: 50ms worth of rate */
 #define QD_MIN_BURST   10000u              /* bytes: a few MTU-sized packets */
@@ -60,6 +81,11 @@ static enum qd_type kind_type(const struct inj_kind *k)
     if (k == &inj_kind_reorder)
         return QD_REORDER;
     return QD_BANDWIDTH;
+}
+
+bool inj_qdisc_exempts_control(void)
+{
+    return true;
 }
 
 uint32_t inj_netem_prob(double percent)
@@ -308,12 +334,146 @@ static bool ours(struct rtnl_qdisc *q)
     return TC_H_MAJ(rtnl_tc_get_handle(TC_CAST(q))) == QD_HANDLE;
 }
 
+static int del_ours(struct inj_ctx *ctx, int ifindex, struct fl_err *err);
+
+/* One u32 filter on the exempting root: protocol, keys set by the caller, to class 1. */
+static struct rtnl_cls *filter_new(int ifindex, uint16_t proto, uint16_t prio)
+{
+    struct rtnl_cls *c = rtnl_cls_alloc();
+
+    if (c == NULL)
+        return NULL;
+    rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
+    rtnl_tc_set_parent(TC_CAST(c), QD_HANDLE);
+    if (rtnl_tc_set_kind(TC_CAST(c), "u32") < 0) {
+        rtnl_cls_put(c);
+        return NULL;
+    }
+    rtnl_cls_set_prio(c, prio);
+    rtnl_cls_set_protocol(c, proto);
+    rtnl_u32_set_classid(c, QD_BAND_FREE);
+    rtnl_u32_set_cls_terminal(c);
+    return c;
+}
+
+static int filter_add(struct inj_ctx *ctx, struct rtnl_cls *c, struct fl_err *err)
+{
+    int r;
+
+    if (c == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory building a u32 filter");
+    ctx->extack[0] = '\0';
+    r = rtnl_cls_add(ctx->rtnl, c, NLM_F_CREATE | NLM_F_EXCL);
+    rtnl_cls_put(c);
+    if (r == -NLE_OBJ_NOTFOUND &&
+        (ctx->extack[0] == '\0' || strstr(ctx->extack, "unknown") != NULL)) {
+        r = fl_errf(err, -EOPNOTSUPP, "kernel lacks cls_u32: %s",
+                    ctx->extack[0] ? ctx->extack : nl_geterror(r));
+        ctx->extack[0] = '\0';
+        return r;
+    }
+    return r < 0 ? inj_rtnl_err(ctx, r, "adding an exemption filter", err) : 0;
+}
+
+/* One HTB class fa17:minor that never limits (100 Gbit/s). */
+static int htb_class(struct inj_ctx *ctx, int ifindex, uint32_t minor, struct fl_err *err)
+{
+    struct rtnl_class *c = rtnl_class_alloc();
+    int r;
+
+    if (c == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    rtnl_tc_set_ifindex(TC_CAST(c), ifindex);
+    rtnl_tc_set_parent(TC_CAST(c), QD_HANDLE);
+    rtnl_tc_set_handle(TC_CAST(c), QD_HANDLE | minor);
+    if ((r = rtnl_tc_set_kind(TC_CAST(c), "htb")) < 0) {
+        rtnl_class_put(c);
+        return fl_errf(err, -EOPNOTSUPP, "libnl: %s", nl_geterror(r));
+    }
+    rtnl_htb_set_rate64(c, QD_HTB_RATE);
+    rtnl_htb_set_ceil64(c, QD_HTB_RATE);
+    rtnl_htb_set_quantum(c, 60000);
+    rtnl_htb_set_rbuffer(c, QD_HTB_BURST);
+    rtnl_htb_set_cbuffer(c, QD_HTB_BURST);
+    ctx->extack[0] = '\0';
+    r = rtnl_class_add(ctx->rtnl, c, NLM_F_CREATE | NLM_F_EXCL);
+    rtnl_class_put(c);
+    return r < 0 ? inj_rtnl_err(ctx, r, "adding an HTB class", err) : 0;
+}
+
+/*
+ * The root that keeps exempt traffic out of the fault's class: HTB fa17:
+ * (default class 2, the fault's), two classes that never limit, and u32
+ * filters sending exempt traffic to class 1.
+ */
+static int exempt_tree(struct inj_ctx *ctx, int ifindex, const struct fl_cidr *ex, size_t nex,
+                       struct fl_err *err)
+{
+    struct rtnl_qdisc *root = rtnl_qdisc_alloc();
+    struct rtnl_cls *c;
+    uint16_t pr = 1;
+    size_t i;
+    int r;
+
+    if (root == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    rtnl_tc_set_ifindex(TC_CAST(root), ifindex);
+    rtnl_tc_set_parent(TC_CAST(root), TC_H_ROOT);
+    rtnl_tc_set_handle(TC_CAST(root), QD_HANDLE);
+    if ((r = rtnl_tc_set_kind(TC_CAST(root), "htb")) < 0) {
+        rtnl_qdisc_put(root);
+        return fl_errf(err, -EOPNOTSUPP, "libnl: %s", nl_geterror(r));
+    }
+    rtnl_htb_set_defcls(root, 2);
+    ctx->extack[0] = '\0';
+    r = rtnl_qdisc_add(ctx->rtnl, root, NLM_F_CREATE | NLM_F_EXCL);
+    rtnl_qdisc_put(root);
+    if (r < 0) {
+        if (r == -NLE_OBJ_NOTFOUND &&
+            (ctx->extack[0] == '\0' || strstr(ctx->extack, "kind is unknown") != NULL)) {
+            r = fl_errf(err, -EOPNOTSUPP, "kernel lacks sch_htb: %s",
+                        ctx->extack[0] ? ctx->extack : nl_geterror(r));
+            ctx->extack[0] = '\0';
+            return r;
+        }
+        return inj_rtnl_err(ctx, r, "adding the exempting HTB qdisc", err);
+    }
+    if ((r = htb_class(ctx, ifindex, 1, err)) < 0 || (r = htb_class(ctx, ifindex, 2, err)) < 0)
+        return r;
+    /* Neighbour resolution must keep working: ARP, and ICMPv6 (next header 58). */
+    c = filter_new(ifindex, ETH_P_ARP, pr++);
+    if (c != NULL)
+        rtnl_u32_add_key_uint32(c, 0, 0, 0, 0);
+    if ((r = filter_add(ctx, c, err)) < 0)
+        return r;
+    c = filter_new(ifindex, ETH_P_IPV6, pr++);
+    if (c != NULL)
+        rtnl_u32_add_key_uint8(c, 58, 0xff, 6, 0);
+    if ((r = filter_add(ctx, c, err)) < 0)
+        return r;
+    for (i = 0; i < nex; i++) {
+        const struct fl_cidr *x = &ex[i];
+
+        c = filter_new(ifindex, x->family == AF_INET ? ETH_P_IP : ETH_P_IPV6, pr++);
+        if (c != NULL) {
+            if (x->family == AF_INET)
+                rtnl_u32_add_key_in_addr(c, (const struct in_addr *)x->addr, x->prefix, 16, 0);
+            else
+                rtnl_u32_add_key_in6_addr(c, (const struct in6_addr *)x->addr, x->prefix, 24, 0);
+        }
+        if ((r = filter_add(ctx, c, err)) < 0)
+            return r;
+    }
+    return 0;
+}
+
 static int qd_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault *f, json_t *undo,
                     struct fl_err *err)
 {
     const struct qd_params *p = f->priv;
     const char *qkind = p->type == QD_BANDWIDTH ? "tbf" : "netem";
     struct rtnl_qdisc *cur = NULL, *q = NULL;
+    size_t nex;
     int ifindex, r;
 
     (void)id;
@@ -344,17 +504,49 @@ static int qd_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault 
     r = inj_qdisc_build(f, ifindex, &q, err);
     if (r < 0)
         return r;
+    nex = ctx->n_exempt + f->n_exempt;
     if (json_object_set_new(undo, "dev", json_string(p->dev)) < 0 ||
         json_object_set_new(undo, "ifindex", json_integer(ifindex)) < 0 ||
-        json_object_set_new(undo, "qdisc", json_string(qkind)) < 0) {
+        json_object_set_new(undo, "qdisc", json_string(qkind)) < 0 ||
+        json_object_set_new(undo, "exempt", json_integer((json_int_t)nex)) < 0) {
         rtnl_qdisc_put(q);
         return fl_errf(err, -ENOMEM, "out of memory");
+    }
+    if (nex > 0) {
+        struct fl_cidr *ex = calloc(nex, sizeof(*ex));
+
+        if (ex == NULL) {
+            rtnl_qdisc_put(q);
+            return fl_errf(err, -ENOMEM, "out of memory");
+        }
+        if (ctx->n_exempt > 0)
+            memcpy(ex, ctx->exempt, ctx->n_exempt * sizeof(*ex));
+        if (f->n_exempt > 0)
+            memcpy(ex + ctx->n_exempt, f->exempt, f->n_exempt * sizeof(*ex));
+        r = exempt_tree(ctx, ifindex, ex, nex, err);
+        free(ex);
+        if (r < 0) {
+            rtnl_qdisc_put(q);
+            (void)del_ours(ctx, ifindex, NULL); /* atomic: the partial tree goes */
+            return r;
+        }
+        rtnl_tc_set_parent(TC_CAST(q), QD_BAND_FAULT);
+        rtnl_tc_set_handle(TC_CAST(q), QD_CHILD);
     }
     ctx->extack[0] = '\0';
     r = rtnl_qdisc_add(ctx->rtnl, q, NLM_F_CREATE | NLM_F_EXCL);
     rtnl_qdisc_put(q);
     if (r == 0)
         return 0;
+    if (nex > 0) {
+        char ack[sizeof(ctx->extack)];
+        int e = r;
+
+        memcpy(ack, ctx->extack, sizeof(ack));
+        (void)del_ours(ctx, ifindex, NULL);
+        memcpy(ctx->extack, ack, sizeof(ack));
+        r = e;
+    }
     /* The kernel answers ENOENT "Specified qdisc kind is unknown." for a missing module. */
     if (r == -NLE_OBJ_NOTFOUND &&
         (ctx->extack[0] == '\0' || strstr(ctx->extack, "kind is unknown") != NULL)) {

@@ -20,6 +20,7 @@
 #include <netlink/errno.h>
 #include <netlink/route/route.h>
 
+#include "faultline/hint.h"
 #include "inj_rtnl.h"
 
 struct route_params {
@@ -59,7 +60,7 @@ static int route_parse(struct inj_fault *f, const json_t *spec, struct fl_err *e
         if (strcmp(t, types[i].name) == 0)
             break;
     if (i == sizeof(types) / sizeof(types[0])) {
-        const char *near = inj_nearest(t, names);
+        const char *near = fl_hint_nearest(t, names);
 
         return fl_errf(err, -EINVAL,
                        "'type' must be blackhole, prohibit or unreachable, got '%s'%s%s%s", t,

@@ -1,7 +1,7 @@
 /*
  * nf_tables plans: what a packet fault needs in the kernel, as plain data
  * (sets of address intervals and match rules), turned into one atomic batch
- * by inj_nft_build_apply() without touching the kernel, and sent by
+ * by nftp_build_apply() without touching the kernel, and sent by
  * inj_nft_send(). Every object lives in table "inet faultline"; a fault owns
  * one base chain named after its id (hook input, priority -300, so it runs
  * before conntrack and the host's own filter chains) and sets "<id>_...".

@@ -35,6 +35,24 @@ int inj_probe_nftables(struct inj_ctx *ctx, struct fl_err *err)
     return r;
 }
 
+static const struct {
+    unsigned bit;
+    const char *name;
+} cap_names[] = {
+    {INJ_CAP_NFTABLES, "nftables"}, {INJ_CAP_NETEM, "netem"}, {INJ_CAP_TBF, "tbf"},
+    {INJ_CAP_LINK, "link"},         {INJ_CAP_ROUTE, "route"}, {INJ_CAP_PROCESS, "process"},
+};
+
+const char *inj_cap_name(unsigned bit)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(cap_names) / sizeof(cap_names[0]); i++)
+        if (cap_names[i].bit == bit)
+            return cap_names[i].name;
+    return NULL;
+}
+
 static void probe_one(json_t *out, const char *name, int r, const struct fl_err *e, unsigned bit,
                       unsigned *caps)
 {
@@ -49,15 +67,12 @@ static void probe_one(json_t *out, const char *name, int r, const struct fl_err 
 int inj_probe(struct inj_ctx *ctx, json_t **out, unsigned *caps)
 {
     static const struct {
-        const char *name;
         unsigned bit;
         int (*fn)(struct inj_ctx *, struct fl_err *);
     } probes[] = {
-        {"nftables", INJ_CAP_NFTABLES, inj_probe_nftables},
-        {"netem", INJ_CAP_NETEM, inj_probe_netem},
-        {"tbf", INJ_CAP_TBF, inj_probe_tbf},
-        {"link", INJ_CAP_LINK, inj_probe_link},
-        {"route", INJ_CAP_ROUTE, inj_probe_route},
+        {INJ_CAP_NFTABLES, inj_probe_nftables}, {INJ_CAP_NETEM, inj_probe_netem},
+        {INJ_CAP_TBF, inj_probe_tbf},           {INJ_CAP_LINK, inj_probe_link},
+        {INJ_CAP_ROUTE, inj_probe_route},
     };
     json_t *o = json_object();
     unsigned c = INJ_CAP_PROCESS;
@@ -66,16 +81,17 @@ int inj_probe(struct inj_ctx *ctx, json_t **out, unsigned *caps)
     if (o == NULL)
         return -ENOMEM;
     for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+        const char *name = inj_cap_name(probes[i].bit);
         struct fl_err e;
         int r;
 
         fl_err_clear(&e);
         r = probes[i].fn(ctx, &e);
         if (r < 0 && e.msg[0] == '\0')
-            fl_errf(&e, r, "%s probe failed: %s", probes[i].name, strerror(-r));
-        probe_one(o, probes[i].name, r, &e, probes[i].bit, &c);
+            fl_errf(&e, r, "%s probe failed: %s", name ? name : "?", strerror(-r));
+        probe_one(o, name ? name : "?", r, &e, probes[i].bit, &c);
     }
-    json_object_set_new(o, "process", json_pack("{s:b}", "ok", 1));
+    json_object_set_new(o, inj_cap_name(INJ_CAP_PROCESS), json_pack("{s:b}", "ok", 1));
     ctx->caps = c;
     ctx->probed = true;
     if (caps != NULL)

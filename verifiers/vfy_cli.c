@@ -2,8 +2,8 @@
  * faultline-verify: run the verifiers over a recorded history.jsonl and
  * faults.jsonl with bounds given as JSON (the JSON form of `verify:`), and
  * print report-style JSON. Exit 0 when every verifier passed, 1 when one
- * failed, 2 on bad input (the offending path:line is named), 3 when the
- * verifiers themselves could not run.
+ * failed or was inconclusive (unless allow_inconclusive names it), 2 on bad input (the offending
+ * path:line is named), 3 when the verifiers themselves could not run.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,12 +20,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: faultline-verify --history FILE [--faults FILE] --bounds JSON|@FILE "
-            "[--compact]\n"
-            "  --bounds takes the JSON form of verify:, e.g.\n"
-            "    '{\"failover\":{\"max\":\"180s\"},\"data_loss\":{\"consistency\":\"strong\"}}'\n"
-            "  exit: 0 pass, 1 a verifier failed, 2 bad input, 3 could not run\n");
+    fprintf(
+        f,
+        "usage: faultline-verify --history FILE [--faults FILE] --bounds JSON|@FILE "
+        "[--compact]\n"
+        "  --bounds takes the JSON form of verify:, e.g.\n"
+        "    '{\"failover\":{\"max\":\"180s\"},\"data_loss\":{\"consistency\":\"strong\"}}'\n"
+        "  exit: 0 pass, 1 a verifier failed or was inconclusive, 2 bad input, 3 could not run\n");
 }
 
 int main(int argc, char **argv)
@@ -111,9 +112,8 @@ int main(int argc, char **argv)
         info += h.ops[i].outcome == HIST_INFO;
     }
     arr = vfy_results_to_json(&rs);
-    report = json_pack("{s:s,s:o,s:{s:I,s:I,s:I,s:I}}", "verdict",
-                       vfy_results_pass(&rs) ? "pass" : "fail", "verifiers",
-                       arr ? arr : json_array(), "ops", "total", (json_int_t)h.n, "ok",
+    report = json_pack("{s:s,s:o,s:{s:I,s:I,s:I,s:I}}", "verdict", vfy_results_verdict(&rs),
+                       "verifiers", arr ? arr : json_array(), "ops", "total", (json_int_t)h.n, "ok",
                        (json_int_t)ok, "fail", (json_int_t)fail, "info", (json_int_t)info);
     if (report == NULL || json_dumpf(report, stdout, compact ? JSON_COMPACT : JSON_INDENT(2)) < 0) {
         log_warnx("cannot print the report");

@@ -1,7 +1,14 @@
 /*
- * Shared machinery of the verifiers (private to verifiers/): one analysis
- * context per run holding the records in invoke order, the operation classes
- * and, built on first use, per-class and per-(class, region) index lists with
+ * Shared machinery of the verifiers (private to verifiers/). Three layers,
+ * each calling only the ones below it:
+ *
+ *   vfy_registry.c   the table of verifiers and vfy_run_all
+ *   vfy_<name>.c     one verifier each: measure -> JSON -> text
+ *   vfy_ctx.c        the analysis context and record/duration helpers (leaf)
+ *   vfy_result.c     result helpers: begin, verdict, detail, JSON (leaf)
+ *
+ * The context holds the records in invoke order, the operation classes and,
+ * built on first use, per-class and per-(class, region) index lists with
  * running ok counts, so every verifier is a few O(n) passes over flat arrays
  * with no allocation per record.
  */
@@ -13,12 +20,16 @@
 
 #include "faultline/buf.h"
 #include "faultline/history.h"
+#include "faultline/optspec.h"
 #include "faultline/verify.h"
 
 #define VFY_CLASS_READ  0u
 #define VFY_CLASS_WRITE 1u
 #define VFY_DETAIL_MAX  8192
 #define VFY_LIST_MAX    5 /* offending records listed per verifier and fault */
+
+#define VFY_NS_S   1000000000LL
+#define VFY_NS_MIN (60 * VFY_NS_S)
 
 struct vfy_ctx {
     const struct hist *h;
@@ -44,6 +55,8 @@ struct vfy_ctx {
     size_t nfaults;
 };
 
+/* ---- context (vfy_ctx.c) ---- */
+
 int vfy_ctx_init(struct vfy_ctx *c, const struct hist *h, const struct hist_faults *fs,
                  struct fl_err *err);
 int vfy_ctx_lists(struct vfy_ctx *c, struct fl_err *err);
@@ -62,21 +75,44 @@ json_t *vfy_record_json(const struct vfy_ctx *c, size_t pos);
 void vfy_record_text(const struct vfy_ctx *c, size_t pos, struct fl_buf *b);
 /* Milliseconds as JSON: an integer when exact, else a real. */
 json_t *vfy_json_ms(int64_t ns);
+/* Milliseconds as JSON, or null when ns < 0 (VFY_UNBOUNDED). */
+json_t *vfy_json_ms_or_null(int64_t ns);
 /* Format a duration for humans ("1.5s"). */
 const char *vfy_dur(int64_t ns, char *buf, size_t len);
 /* Membership of an op name in a names list. */
 bool vfy_names_has(const struct vfy_names *n, const char *s);
+/* A names list as a JSON array of strings. New reference or NULL. */
+json_t *vfy_names_json(const struct vfy_names *n);
 
-/* Start a result: name, pass=true, empty measured/bound objects. -ENOMEM. */
+/* ---- results (vfy_result.c) ---- */
+
+/* Start a result: name, pass, empty measured/bound objects. -ENOMEM. */
 int vfy_result_begin(struct vfy_result *r, const char *name);
+/* Set the verdict; reason (copied) is required for VFY_INCONCLUSIVE. -ENOMEM. */
+int vfy_result_set_status(struct vfy_result *r, enum vfy_status st, const char *reason);
 /* Take the detail text from b (b is emptied). */
 void vfy_result_set_detail(struct vfy_result *r, struct fl_buf *b);
-/* Mark skipped with a reason. */
-int vfy_result_skip(struct vfy_result *r, const char *why);
+/* Inconclusive with reason why, which is also the whole paragraph. -ENOMEM. */
+int vfy_result_inconclusive(struct vfy_result *r, const char *why);
+/* "passed", "FAILED" or "INCONCLUSIVE" for the paragraph's first words. */
+const char *vfy_status_word(enum vfy_status st);
 
-/* The verifiers over a built context. */
-int vfy_recovery_run(struct vfy_ctx *c, const struct vfy_config *cfg, bool failback,
+/* ---- the verifiers (one file each) over a built context ---- */
+
+typedef int (*vfy_run_fn)(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                          struct fl_err *err);
+
+enum vfy_direction {
+    VFY_DIR_FAILOVER = 0, /* from the fault taking effect, while it is in effect */
+    VFY_DIR_FAILBACK = 1, /* from the heal, until the next fault */
+};
+
+int vfy_recovery_run(struct vfy_ctx *c, const struct vfy_config *cfg, enum vfy_direction dir,
                      struct vfy_result *out, struct fl_err *err);
+int vfy_failover_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                     struct fl_err *err);
+int vfy_failback_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                     struct fl_err *err);
 int vfy_read_only_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
                       struct fl_err *err);
 int vfy_data_loss_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
@@ -85,6 +121,58 @@ int vfy_staleness_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vf
                       struct fl_err *err);
 int vfy_availability_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
                          struct fl_err *err);
+int vfy_linearizable_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                         struct fl_err *err);
+
+/* ---- the verify: schema (vfy_config.c) ---- */
+
+#define VFY_K_NOT_NULL    0x1u /* a duration that cannot be null (unbounded) */
+#define VFY_K_CLAMP0      0x2u /* a duration whose null or negative value means 0 */
+#define VFY_K_JSON_ONLY   0x4u /* accepted in the JSON form only, not in experiment files */
+#define VFY_K_FROM_STRING 0x8u /* first key of a section that may be given as a bare string */
+
+struct vfy_key;
+typedef int (*vfy_apply_fn)(struct vfy_config *cfg, void *base, const struct vfy_key *k,
+                            const json_t *v, const json_t *parent, const char *where,
+                            struct fl_err *err);
+
+/*
+ * One key of the verify: schema. type and sub are those of faultline/optspec.h
+ * (VT_MAP: sub is a struct vfy_key table; VT_ENUM, VT_ENUMLIST: names);
+ * required is for experiment files. The value goes to base + off, where base
+ * is the struct of the enclosing section, unless apply handles it.
+ */
+struct vfy_key {
+    const char *key;
+    enum vt type;
+    const void *sub;
+    bool required;
+    size_t off;
+    unsigned flags; /* VFY_K_* */
+    vfy_apply_fn apply;
+};
+
+/* Each verifier's section (NULL-key terminated). */
+extern const struct vfy_key vfy_failover_keys[], vfy_failback_keys[], vfy_read_only_keys[],
+    vfy_data_loss_keys[], vfy_staleness_keys[], vfy_availability_keys[], vfy_linearizable_keys[];
+
+/* ---- the registry (vfy_registry.c) ---- */
+
+/*
+ * One verifier: its name (also its `verify:` section), its section of
+ * struct vfy_config and the flag that enables it, the keys of that section,
+ * and its run function.
+ */
+struct vfy_kind {
+    const char *name;
+    size_t section_off; /* offsetof(struct vfy_config, <section>) */
+    size_t enabled_off; /* offsetof(struct vfy_config, <section>.enabled) */
+    const struct vfy_key *keys;
+    vfy_run_fn run;
+};
+
+/* The verifiers in the order vfy_run_all runs them; NULL-named terminator. */
+extern const struct vfy_kind vfy_kinds[];
 
 /* Ok records before list position i of list L (i may be the list's end). */
 static inline uint32_t vfy_ok_before(const struct vfy_ctx *c, size_t L, size_t i)

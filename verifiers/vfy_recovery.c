@@ -2,8 +2,11 @@
  * failover and failback: the time from a fault taking effect (or being
  * healed) to the first successful operation of each class after which
  * success is sustained, per class and per serving region, against a bound.
- * Both are one search over the per-class index lists: for each ok record
- * after the anchor, the ok ratio of the class over the sustain window is a
+ * One measure function serves both directions: the direction picks the
+ * anchor (apply or heal), the searched interval (until the heal, or until
+ * the next fault) and which classes count; everything after that is shared.
+ * The search runs over the per-class index lists: for each ok record after
+ * the anchor, the ok ratio of the class over the sustain window is a
  * difference of two running counts, so a class costs O(k log n) for the k
  * records looked at before recovery is found.
  */
@@ -23,6 +26,55 @@ struct recovery {
     uint32_t ok;         /* of which ok */
     int64_t first_ok_ns; /* first ok completion - anchor, -1 if none */
 };
+
+enum cls_role {
+    ROLE_SKIP = 0,     /* not evaluated */
+    ROLE_REQUIRED = 1, /* part of the verdict */
+    ROLE_MEASURED = 2, /* reported only */
+    ROLE_EXCLUDED = 3, /* refused while read-only: not expected to fail over */
+};
+
+/* What differs between the two directions, chosen once. */
+struct rec_dir {
+    enum vfy_direction dir;
+    const char *name;
+    const struct vfy_names *classes;
+    const struct vfy_sustain *sus;
+    enum vfy_anchor anchor;
+    int64_t max_ns;
+    const char *anchor_done, *anchor_sent; /* the anchor names in faults.jsonl */
+};
+
+/* One fault measured: per class and per (class, region). */
+struct rec_fault {
+    const struct hist_fault *f;
+    bool never_healed; /* failback only: nothing to measure */
+    int64_t anchor, end, width;
+    struct recovery *cls; /* [nclasses] */
+    struct recovery *reg; /* [nclasses * nregions]; attempts == 0: not shown */
+};
+
+/* The plain result of a measurement; the JSON and the text read only this. */
+struct rec_measure {
+    struct rec_dir d;
+    uint8_t *role; /* [nclasses] */
+    struct rec_fault *faults;
+    size_t nfaults, nevaluated, nattempted, nfail;
+};
+
+static void rec_dir_init(struct rec_dir *d, const struct vfy_config *cfg, enum vfy_direction dir)
+{
+    bool back = dir == VFY_DIR_FAILBACK;
+
+    d->dir = dir;
+    d->name = back ? "failback" : "failover";
+    d->classes = back ? &cfg->failback.classes : &cfg->failover.classes;
+    d->sus = back ? &cfg->failback.sustain : &cfg->failover.sustain;
+    d->anchor = back ? cfg->failback.anchor : cfg->failover.anchor;
+    d->max_ns = back ? cfg->failback.max_ns : cfg->failover.max_ns;
+    d->anchor_done = back ? "heal_done" : "apply_done";
+    d->anchor_sent = back ? "heal_sent" : "apply_sent";
+}
 
 /* First list position in [lo, hi) whose record was invoked at or after t. */
 static size_t list_lb(const struct vfy_ctx *c, size_t lo, size_t hi, int64_t t)
@@ -86,334 +138,491 @@ static void recover(const struct vfy_ctx *c, size_t L, int64_t anchor, int64_t e
 }
 
 /* Does class cls carry writes? (op-name classes: their records' is_write) */
-static bool class_is_write(const struct vfy_ctx *c, uint32_t cls, const uint8_t *opw)
+static bool class_is_write(const struct vfy_ctx *c, uint32_t cls)
 {
     if (cls == VFY_CLASS_WRITE)
         return true;
     if (cls == VFY_CLASS_READ)
         return false;
-    return opw[cls - 2] != 0;
+    return c->opw[cls - 2] != 0;
 }
 
-enum cls_role {
-    ROLE_SKIP = 0,     /* not evaluated */
-    ROLE_REQUIRED = 1, /* part of the verdict */
-    ROLE_MEASURED = 2, /* reported only */
-    ROLE_EXCLUDED = 3, /* refused while read-only: not expected to fail over */
-};
-
-int vfy_recovery_run(struct vfy_ctx *c, const struct vfy_config *cfg, bool back,
-                     struct vfy_result *out, struct fl_err *err)
+/* Is class cls refused while read-only (so not expected to fail over)? */
+static bool refused_read_only(const struct vfy_ctx *c, const struct vfy_config *cfg, uint32_t cls)
 {
-    const char *name = back ? "failback" : "failover";
-    const struct vfy_names *classes = back ? &cfg->failback.classes : &cfg->failover.classes;
-    const struct vfy_sustain *sus = back ? &cfg->failback.sustain : &cfg->failover.sustain;
-    enum vfy_anchor anchor_end = back ? cfg->failback.anchor : cfg->failover.anchor;
-    int64_t max = back ? cfg->failback.max_ns : cfg->failover.max_ns;
-    uint32_t stride = c->nregions + 1, cls, reg;
-    const uint8_t *opw;
-    uint8_t *role = NULL;
-    uint32_t *present = NULL;
-    json_t *faults_j = NULL, *worst = NULL, *cls_j;
-    struct fl_buf d, bad;
-    char t1[48], t2[48];
-    size_t fi, i, nfail = 0, nevaluated = 0, nattempted = 0;
-    int r;
+    const struct vfy_names *allowed = &cfg->read_only.allowed;
 
-    if ((r = vfy_result_begin(out, name)) < 0)
-        return fl_errf(err, r, "out of memory");
-    fl_buf_init(&d, VFY_DETAIL_MAX);
-    fl_buf_init(&bad, VFY_DETAIL_MAX / 2);
-    json_object_set_new(out->bound, "max_ms", max < 0 ? json_null() : vfy_json_ms(max));
-    json_object_set_new(
-        out->bound, "sustain",
-        json_pack("{s:o,s:f}", "window_ms", vfy_json_ms(sus->window_ns), "ratio", sus->min_ratio));
-    if (back)
-        json_object_set_new(out->bound, "writes",
-                            json_string(cfg->failback.writes_required ? "required" : "optional"));
-    if (c->nfaults == 0) {
-        r = vfy_result_skip(out, back ? "failback: no fault in the timeline, nothing to measure."
-                                      : "failover: no fault in the timeline, nothing to measure.");
-        goto out;
-    }
-    if ((r = vfy_ctx_lists(c, err)) < 0)
-        goto out;
+    if (!cfg->read_only.enabled)
+        return false;
+    if (cls == VFY_CLASS_WRITE)
+        return true;
+    if (cls < 2)
+        return false;
+    return allowed->n > 0 ? !vfy_names_has(allowed, vfy_class_name(c, cls))
+                          : class_is_write(c, cls);
+}
 
-    role = calloc(c->nclasses, 1);
-    present = calloc(c->nclasses, sizeof(*present));
-    faults_j = json_array();
-    worst = json_object();
-    cls_j = json_array();
-    if (role == NULL || present == NULL || faults_j == NULL || worst == NULL || cls_j == NULL) {
-        json_decref(cls_j);
-        r = fl_errf(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    opw = c->opw;
-    for (cls = 0; cls < c->nclasses; cls++)
-        present[cls] = c->ccount[cls];
+/* Which classes count: named ones, else every class seen (failover minus
+ * those read-only refuses; failback measures writes only unless required). */
+static void assign_roles(const struct vfy_ctx *c, const struct vfy_config *cfg,
+                         const struct rec_dir *d, uint8_t *role)
+{
+    uint32_t cls;
 
-    /* Which classes count. */
     for (cls = 0; cls < c->nclasses; cls++) {
-        const char *cn = vfy_class_name(c, cls);
-        bool w = class_is_write(c, cls, opw);
-
-        if (present[cls] == 0)
-            continue;
-        if (classes->n > 0) {
-            role[cls] = vfy_names_has(classes, cn) ? ROLE_REQUIRED : ROLE_SKIP;
-        } else if (back) {
-            role[cls] = (w && !cfg->failback.writes_required) ? ROLE_MEASURED : ROLE_REQUIRED;
-        } else if (cfg->read_only.enabled &&
-                   (cls == VFY_CLASS_WRITE ||
-                    (cls >= 2 &&
-                     (cfg->read_only.allowed.n > 0 ? !vfy_names_has(&cfg->read_only.allowed, cn)
-                                                   : w)))) {
+        if (c->ccount[cls] == 0)
+            role[cls] = ROLE_SKIP;
+        else if (d->classes->n > 0)
+            role[cls] =
+                vfy_names_has(d->classes, vfy_class_name(c, cls)) ? ROLE_REQUIRED : ROLE_SKIP;
+        else if (d->dir == VFY_DIR_FAILBACK)
+            role[cls] = class_is_write(c, cls) && !cfg->failback.writes_required ? ROLE_MEASURED
+                                                                                 : ROLE_REQUIRED;
+        else if (refused_read_only(c, cfg, cls))
             role[cls] = ROLE_EXCLUDED;
-        } else {
+        else
             role[cls] = ROLE_REQUIRED;
-        }
-        if (role[cls] == ROLE_REQUIRED)
-            json_array_append_new(cls_j, json_string(cn));
     }
-    json_object_set_new(out->bound, "classes", cls_j);
-    /* Explicitly named classes that never appear fail plainly. */
-    for (i = 0; i < classes->n; i++) {
-        int k = vfy_class_find(c, classes->name[i]);
+}
 
-        if (k < 0 || present[k] == 0) {
-            nfail++;
-            fl_buf_printf(&bad,
-                          " Class %s never appears in the history, so its %s cannot be shown.",
-                          classes->name[i], name);
-            json_object_set_new(worst, classes->name[i], json_null());
-        }
+/* The measured interval of fault fi: anchor, end of search, anchor uncertainty. */
+static void fault_interval(const struct vfy_ctx *c, const struct rec_dir *d, size_t fi,
+                           struct rec_fault *rf)
+{
+    const struct hist_fault *f = c->faults[fi];
+
+    rf->f = f;
+    if (d->dir == VFY_DIR_FAILBACK) {
+        rf->never_healed = f->heal_sent_ns == 0;
+        rf->anchor = d->anchor == VFY_ANCHOR_SENT ? f->heal_sent_ns : f->heal_done_ns;
+        rf->width = f->heal_done_ns - f->heal_sent_ns;
+        rf->end = fi + 1 < c->nfaults ? c->faults[fi + 1]->apply_sent_ns : INT64_MAX;
+    } else {
+        rf->anchor = vfy_fault_start(f, d->anchor);
+        rf->width = f->apply_done_ns - f->apply_sent_ns;
+        rf->end = f->heal_sent_ns ? f->heal_sent_ns : INT64_MAX;
     }
+}
 
+/* Does class cls fail at this fault? */
+static bool class_fails(const struct rec_measure *m, const struct recovery *rc)
+{
+    return rc->attempts > 0 && (!rc->found || (m->d.max_ns >= 0 && rc->rto_ns > m->d.max_ns));
+}
+
+/* A named class that never appears in the history cannot show its recovery. */
+static bool class_missing(const struct vfy_ctx *c, const char *name)
+{
+    int k = vfy_class_find(c, name);
+
+    return k < 0 || c->ccount[k] == 0;
+}
+
+static int rec_measure(struct vfy_ctx *c, const struct vfy_config *cfg, enum vfy_direction dir,
+                       struct rec_measure *m)
+{
+    size_t fi, i, nr = c->nregions;
+    uint32_t stride = c->nregions + 1, cls, reg;
+
+    memset(m, 0, sizeof(*m));
+    rec_dir_init(&m->d, cfg, dir);
+    m->role = calloc(c->nclasses, 1);
+    m->faults = calloc(c->nfaults ? c->nfaults : 1, sizeof(*m->faults));
+    if (m->role == NULL || m->faults == NULL)
+        return -ENOMEM;
+    m->nfaults = c->nfaults;
+    assign_roles(c, cfg, &m->d, m->role);
+    for (i = 0; i < m->d.classes->n; i++)
+        m->nfail += class_missing(c, m->d.classes->name[i]);
     for (fi = 0; fi < c->nfaults; fi++) {
-        const struct hist_fault *f = c->faults[fi];
-        int64_t anchor, end, width;
-        json_t *fj, *rto, *byreg, *first, *att, *notrec, *noatt, *excl, *meas;
+        struct rec_fault *rf = &m->faults[fi];
 
-        if (back && f->heal_sent_ns == 0) {
-            fj = json_pack("{s:s,s:s}", "id", f->id, "skipped", "never healed");
-            json_array_append_new(faults_j, fj);
-            fl_buf_printf(&d, " Fault %s was never healed: no failback to measure.", f->id);
+        fault_interval(c, &m->d, fi, rf);
+        if (rf->never_healed)
             continue;
-        }
-        if (back) {
-            anchor = anchor_end == VFY_ANCHOR_SENT ? f->heal_sent_ns : f->heal_done_ns;
-            width = f->heal_done_ns - f->heal_sent_ns;
-            end = fi + 1 < c->nfaults ? c->faults[fi + 1]->apply_sent_ns : INT64_MAX;
-        } else {
-            anchor = vfy_fault_start(f, anchor_end);
-            width = f->apply_done_ns - f->apply_sent_ns;
-            end = f->heal_sent_ns ? f->heal_sent_ns : INT64_MAX;
-        }
-        nevaluated++;
-        rto = json_object();
-        byreg = json_object();
-        first = json_object();
-        att = json_object();
-        notrec = json_array();
-        noatt = json_array();
-        excl = json_array();
-        meas = json_object();
-        fj = json_pack("{s:s,s:s,s:s,s:I,s:o,s:o}", "id", f->id, "kind", f->kind, "scope", f->scope,
-                       "anchor_ns", (json_int_t)anchor, "anchor_uncertainty_ms", vfy_json_ms(width),
-                       "searched_ms", end == INT64_MAX ? json_null() : vfy_json_ms(end - anchor));
-        if (fj == NULL || rto == NULL || byreg == NULL || first == NULL || att == NULL ||
-            notrec == NULL || noatt == NULL || excl == NULL || meas == NULL) {
-            json_decref(fj);
-            json_decref(rto);
-            json_decref(byreg);
-            json_decref(first);
-            json_decref(att);
-            json_decref(notrec);
-            json_decref(noatt);
-            json_decref(excl);
-            json_decref(meas);
-            r = fl_errf(err, -ENOMEM, "out of memory");
-            goto out;
-        }
-        json_object_set_new(fj, "rto_ms", rto);
-        json_object_set_new(fj, "rto_ms_by_region", byreg);
-        json_object_set_new(fj, "first_ok_ms", first);
-        json_object_set_new(fj, "attempts", att);
-        json_object_set_new(fj, "not_recovered", notrec);
-        json_object_set_new(fj, "not_attempted", noatt);
-        if (!back)
-            json_object_set_new(fj, "excluded_read_only", excl);
-        else
-            json_decref(excl);
-        if (back)
-            json_object_set_new(fj, "measured_only", meas);
-        else
-            json_decref(meas);
-        json_array_append_new(faults_j, fj);
-
+        m->nevaluated++;
+        rf->cls = calloc(c->nclasses, sizeof(*rf->cls));
+        rf->reg = calloc((size_t)c->nclasses * nr, sizeof(*rf->reg));
+        if (rf->cls == NULL || rf->reg == NULL)
+            return -ENOMEM;
         for (cls = 0; cls < c->nclasses; cls++) {
-            const char *cn = vfy_class_name(c, cls);
-            struct recovery rc;
-            json_t *rj, *wv;
-
-            if (role[cls] == ROLE_SKIP)
+            if (m->role[cls] == ROLE_SKIP || m->role[cls] == ROLE_EXCLUDED)
                 continue;
-            if (role[cls] == ROLE_EXCLUDED) {
-                json_array_append_new(excl, json_string(cn));
+            recover(c, (size_t)cls * stride, rf->anchor, rf->end, m->d.sus, &rf->cls[cls]);
+            if (rf->cls[cls].attempts == 0)
                 continue;
-            }
-            recover(c, (size_t)cls * stride, anchor, end, sus, &rc);
-            json_object_set_new(
-                att, cn, json_pack("{s:i,s:i}", "total", (int)rc.attempts, "ok", (int)rc.ok));
-            if (rc.attempts == 0) {
-                json_array_append_new(noatt, json_string(cn));
-                continue;
-            }
-            if (role[cls] == ROLE_REQUIRED)
-                nattempted++;
-            json_object_set_new(first, cn,
-                                rc.first_ok_ns < 0 ? json_null() : vfy_json_ms(rc.first_ok_ns));
-            json_object_set_new(rto, cn, rc.found ? vfy_json_ms(rc.rto_ns) : json_null());
-            if (role[cls] == ROLE_MEASURED) {
-                json_object_set_new(meas, cn, rc.found ? vfy_json_ms(rc.rto_ns) : json_null());
-            } else {
-                /* worst across faults: null (never) beats any number */
-                wv = json_object_get(worst, cn);
-                if (!rc.found)
-                    json_object_set_new(worst, cn, json_null());
-                else if (wv == NULL ||
-                         (!json_is_null(wv) && json_number_value(wv) < (double)rc.rto_ns / 1e6))
-                    json_object_set_new(worst, cn, vfy_json_ms(rc.rto_ns));
-            }
-            /* per serving region (the unknown region "" is not reported) */
             for (reg = 1; reg < c->nregions; reg++) {
-                struct recovery rr;
                 size_t L = (size_t)cls * stride + 1 + reg;
 
-                if (c->lstart[L + 1] == c->lstart[L])
-                    continue;
-                recover(c, L, anchor, end, sus, &rr);
-                if (rr.attempts == 0)
-                    continue;
-                rj = json_object_get(byreg, cn);
-                if (rj == NULL) {
-                    rj = json_object();
-                    json_object_set_new(byreg, cn, rj);
-                }
-                json_object_set_new(rj, c->h->regions.s[reg],
-                                    rr.found ? vfy_json_ms(rr.rto_ns) : json_null());
+                if (c->lstart[L + 1] != c->lstart[L])
+                    recover(c, L, rf->anchor, rf->end, m->d.sus, &rf->reg[cls * nr + reg]);
             }
-            if (role[cls] != ROLE_REQUIRED)
+            if (m->role[cls] != ROLE_REQUIRED)
                 continue;
-            if (!rc.found) {
-                nfail++;
-                json_array_append_new(notrec, json_string(cn));
-                if (end == INT64_MAX)
-                    fl_buf_printf(&bad,
-                                  " Fault %s: %s never recovered (%u attempts after the anchor, "
-                                  "%u ok, none followed by sustained success).",
-                                  f->id, cn, rc.attempts, rc.ok);
-                else
-                    fl_buf_printf(&bad,
-                                  " Fault %s: %s did not recover %s (%u attempts in the %s "
-                                  "searched, %u ok, none followed by sustained success).",
-                                  f->id, cn,
-                                  back ? "before the next fault" : "before the fault was healed",
-                                  rc.attempts, vfy_dur(end - anchor, t1, sizeof(t1)), rc.ok);
-            } else if (max >= 0 && rc.rto_ns > max) {
-                nfail++;
-                fl_buf_printf(&bad, " Fault %s: %s took %s, over the bound %s; it recovered at ",
-                              f->id, cn, vfy_dur(rc.rto_ns, t1, sizeof(t1)),
-                              vfy_dur(max, t2, sizeof(t2)));
-                vfy_record_text(c, rc.pos, &bad);
-                fl_buf_addstr(&bad, ".");
+            m->nattempted++;
+            m->nfail += class_fails(m, &rf->cls[cls]);
+        }
+    }
+    return 0;
+}
+
+static void rec_measure_free(struct rec_measure *m)
+{
+    size_t i;
+
+    for (i = 0; m->faults != NULL && i < m->nfaults; i++) {
+        free(m->faults[i].cls);
+        free(m->faults[i].reg);
+    }
+    free(m->faults);
+    free(m->role);
+}
+
+/* ---- JSON ---- */
+
+static json_t *rto_json(const struct recovery *rc)
+{
+    return rc->found ? vfy_json_ms(rc->rto_ns) : json_null();
+}
+
+/* faults[i].rto_ms_by_region for class cls (regions with attempts only). */
+static void by_region_json(const struct vfy_ctx *c, const struct rec_fault *rf, uint32_t cls,
+                           json_t *byreg)
+{
+    uint32_t reg;
+    json_t *rj = NULL;
+
+    for (reg = 1; reg < c->nregions; reg++) {
+        const struct recovery *rr = &rf->reg[(size_t)cls * c->nregions + reg];
+
+        if (rr->attempts == 0)
+            continue;
+        if (rj == NULL) {
+            rj = json_object();
+            json_object_set_new(byreg, vfy_class_name(c, cls), rj);
+        }
+        json_object_set_new(rj, c->h->regions.s[reg], rto_json(rr));
+    }
+}
+
+/* One fault's entry of measured.faults. */
+static json_t *fault_json(const struct vfy_ctx *c, const struct rec_measure *m,
+                          const struct rec_fault *rf)
+{
+    bool back = m->d.dir == VFY_DIR_FAILBACK;
+    json_t *fj, *rto, *byreg, *first, *att, *notrec, *noatt, *side;
+    uint32_t cls;
+
+    if (rf->never_healed)
+        return json_pack("{s:s,s:s}", "id", rf->f->id, "skipped", "never healed");
+    fj = json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:{},s:{},s:{},s:{},s:[],s:[]}", "id", rf->f->id,
+                   "kind", rf->f->kind, "scope", rf->f->scope, "anchor_ns", (json_int_t)rf->anchor,
+                   "anchor_uncertainty_ms", vfy_json_ms(rf->width), "searched_ms",
+                   rf->end == INT64_MAX ? json_null() : vfy_json_ms(rf->end - rf->anchor), "rto_ms",
+                   "rto_ms_by_region", "first_ok_ms", "attempts", "not_recovered", "not_attempted");
+    side = back ? json_object() : json_array();
+    if (fj == NULL || side == NULL) {
+        json_decref(fj);
+        json_decref(side);
+        return NULL;
+    }
+    json_object_set_new(fj, back ? "measured_only" : "excluded_read_only", side);
+    rto = json_object_get(fj, "rto_ms");
+    byreg = json_object_get(fj, "rto_ms_by_region");
+    first = json_object_get(fj, "first_ok_ms");
+    att = json_object_get(fj, "attempts");
+    notrec = json_object_get(fj, "not_recovered");
+    noatt = json_object_get(fj, "not_attempted");
+    for (cls = 0; cls < c->nclasses; cls++) {
+        const char *cn = vfy_class_name(c, cls);
+        const struct recovery *rc = &rf->cls[cls];
+
+        if (m->role[cls] == ROLE_SKIP)
+            continue;
+        if (m->role[cls] == ROLE_EXCLUDED) {
+            if (!back)
+                json_array_append_new(side, json_string(cn));
+            continue;
+        }
+        json_object_set_new(att, cn,
+                            json_pack("{s:i,s:i}", "total", (int)rc->attempts, "ok", (int)rc->ok));
+        if (rc->attempts == 0) {
+            json_array_append_new(noatt, json_string(cn));
+            continue;
+        }
+        json_object_set_new(first, cn,
+                            rc->first_ok_ns < 0 ? json_null() : vfy_json_ms(rc->first_ok_ns));
+        json_object_set_new(rto, cn, rto_json(rc));
+        if (m->role[cls] == ROLE_MEASURED)
+            json_object_set_new(side, cn, rto_json(rc));
+        by_region_json(c, rf, cls, byreg);
+        if (m->role[cls] == ROLE_REQUIRED && !rc->found)
+            json_array_append_new(notrec, json_string(cn));
+    }
+    return fj;
+}
+
+/* measured.rto_ms: the worst per required class across faults (null = never). */
+static json_t *worst_json(const struct vfy_ctx *c, const struct rec_measure *m)
+{
+    json_t *worst = json_object();
+    size_t i, fi;
+    uint32_t cls;
+
+    for (i = 0; worst != NULL && i < m->d.classes->n; i++) {
+        if (class_missing(c, m->d.classes->name[i]))
+            json_object_set_new(worst, m->d.classes->name[i], json_null());
+    }
+    for (fi = 0; worst != NULL && fi < m->nfaults; fi++) {
+        const struct rec_fault *rf = &m->faults[fi];
+
+        if (rf->never_healed)
+            continue;
+        for (cls = 0; cls < c->nclasses; cls++) {
+            const struct recovery *rc = &rf->cls[cls];
+            const char *cn = vfy_class_name(c, cls);
+            json_t *wv = json_object_get(worst, cn);
+
+            if (m->role[cls] != ROLE_REQUIRED || rc->attempts == 0)
+                continue;
+            if (!rc->found)
+                json_object_set_new(worst, cn, json_null());
+            else if (wv == NULL ||
+                     (!json_is_null(wv) && json_number_value(wv) < (double)rc->rto_ns / 1e6))
+                json_object_set_new(worst, cn, vfy_json_ms(rc->rto_ns));
+        }
+    }
+    return worst;
+}
+
+static int rec_json(const struct vfy_ctx *c, const struct vfy_config *cfg,
+                    const struct rec_measure *m, struct vfy_result *out)
+{
+    const struct rec_dir *d = &m->d;
+    json_t *faults_j = json_array(), *cls_j = json_array();
+    size_t fi;
+    uint32_t cls;
+
+    if (faults_j == NULL || cls_j == NULL) {
+        json_decref(faults_j);
+        json_decref(cls_j);
+        return -ENOMEM;
+    }
+    for (cls = 0; cls < c->nclasses; cls++) {
+        if (m->role[cls] == ROLE_REQUIRED)
+            json_array_append_new(cls_j, json_string(vfy_class_name(c, cls)));
+    }
+    json_object_set_new(out->bound, "classes", cls_j);
+    for (fi = 0; fi < m->nfaults; fi++) {
+        json_t *fj = fault_json(c, m, &m->faults[fi]);
+
+        if (fj == NULL || json_array_append_new(faults_j, fj) < 0) {
+            json_decref(faults_j);
+            return -ENOMEM;
+        }
+    }
+    (void)cfg;
+    json_object_set_new(
+        out->measured, "anchor",
+        json_sprintf("%s_ns", d->anchor == VFY_ANCHOR_SENT ? d->anchor_sent : d->anchor_done));
+    json_object_set_new(out->measured, "rto_ms", worst_json(c, m));
+    json_object_set_new(out->measured, "faults", faults_j);
+    return 0;
+}
+
+/* ---- text ---- */
+
+/* The offenders: named classes never seen, classes that did not recover or took too long. */
+static void rec_offenders(const struct vfy_ctx *c, const struct rec_measure *m, struct fl_buf *b)
+{
+    bool back = m->d.dir == VFY_DIR_FAILBACK;
+    char t1[48], t2[48];
+    size_t i, fi;
+    uint32_t cls;
+
+    for (i = 0; i < m->d.classes->n; i++) {
+        if (class_missing(c, m->d.classes->name[i]))
+            fl_buf_printf(b, " Class %s never appears in the history, so its %s cannot be shown.",
+                          m->d.classes->name[i], m->d.name);
+    }
+    for (fi = 0; fi < m->nfaults; fi++) {
+        const struct rec_fault *rf = &m->faults[fi];
+
+        if (rf->never_healed) {
+            fl_buf_printf(b, " Fault %s was never healed: no failback to measure.", rf->f->id);
+            continue;
+        }
+        for (cls = 0; cls < c->nclasses; cls++) {
+            const struct recovery *rc = &rf->cls[cls];
+            const char *cn = vfy_class_name(c, cls);
+
+            if (m->role[cls] != ROLE_REQUIRED || !class_fails(m, rc))
+                continue;
+            if (!rc->found && rf->end == INT64_MAX)
+                fl_buf_printf(b,
+                              " Fault %s: %s never recovered (%u attempts after the anchor, "
+                              "%u ok, none followed by sustained success).",
+                              rf->f->id, cn, rc->attempts, rc->ok);
+            else if (!rc->found)
+                fl_buf_printf(b,
+                              " Fault %s: %s did not recover %s (%u attempts in the %s "
+                              "searched, %u ok, none followed by sustained success).",
+                              rf->f->id, cn,
+                              back ? "before the next fault" : "before the fault was healed",
+                              rc->attempts, vfy_dur(rf->end - rf->anchor, t1, sizeof(t1)), rc->ok);
+            else {
+                fl_buf_printf(b, " Fault %s: %s took %s, over the bound %s; it recovered at ",
+                              rf->f->id, cn, vfy_dur(rc->rto_ns, t1, sizeof(t1)),
+                              vfy_dur(m->d.max_ns, t2, sizeof(t2)));
+                vfy_record_text(c, rc->pos, b);
+                fl_buf_addstr(b, ".");
             }
         }
     }
-    json_object_set_new(
-        out->measured, "anchor",
-        json_string(back ? (anchor_end == VFY_ANCHOR_SENT ? "heal_sent_ns" : "heal_done_ns")
-                         : (anchor_end == VFY_ANCHOR_SENT ? "apply_sent_ns" : "apply_done_ns")));
-    json_object_set_new(out->measured, "rto_ms", worst);
-    worst = NULL;
-    json_object_set_new(out->measured, "faults", faults_j);
-    faults_j = NULL;
-    out->pass = nfail == 0;
+}
 
-    /* The paragraph: rule, anchor, values, then the offenders. */
-    fl_buf_printf(&d, "%s %s: ", name, out->pass ? "passed" : "FAILED");
-    if (back)
-        fl_buf_printf(&d,
+/* The rule in one sentence, per direction. */
+static void rec_rule(const struct rec_measure *m, struct fl_buf *d)
+{
+    const struct rec_dir *r = &m->d;
+    bool sent = r->anchor == VFY_ANCHOR_SENT;
+    char t1[48];
+
+    if (r->dir == VFY_DIR_FAILBACK)
+        fl_buf_printf(d,
                       "measured from %s of each healed fault (%s) to the completion of the "
-                      "first successful operation of each class after which at least %.0f%% of "
-                      "that class's operations over the next %s succeeded",
-                      anchor_end == VFY_ANCHOR_SENT ? "heal_sent" : "heal_done",
-                      anchor_end == VFY_ANCHOR_SENT
-                          ? "the earliest moment the heal could act"
-                          : "the moment the heal was certainly in effect, so the controller's own "
-                            "latency is never charged to the service",
-                      sus->min_ratio * 100.0, vfy_dur(sus->window_ns, t1, sizeof(t1)));
+                      "first successful operation of each class after which",
+                      sent ? "heal_sent" : "heal_done",
+                      sent ? "the earliest moment the heal could act"
+                           : "the moment the heal was certainly in effect, so the controller's own "
+                             "latency is never charged to the service");
     else
-        fl_buf_printf(&d,
+        fl_buf_printf(d,
                       "measured from %s of each fault (%s) to the completion of the first "
                       "successful operation of each class, invoked while the fault was in effect, "
-                      "after which at least %.0f%% of that class's operations over the next %s "
-                      "succeeded",
-                      anchor_end == VFY_ANCHOR_SENT ? "apply_sent" : "apply_done",
-                      anchor_end == VFY_ANCHOR_SENT
+                      "after which",
+                      sent ? "apply_sent" : "apply_done",
+                      sent
                           ? "the earliest moment the fault could have taken effect: the longest "
                             "possible outage"
                           : "the moment the fault was certainly in effect, so the controller's own "
                             "latency is never charged to the service; the true outage may have "
-                            "begun up to anchor_uncertainty_ms earlier",
-                      sus->min_ratio * 100.0, vfy_dur(sus->window_ns, t1, sizeof(t1)));
-    fl_buf_printf(&d, "; bound %s.",
-                  max < 0 ? "none (measure only)" : vfy_dur(max, t2, sizeof(t2)));
-    {
-        const char *k;
-        json_t *v;
-        int shown = 0;
+                            "begun up to anchor_uncertainty_ms earlier");
+    fl_buf_printf(d, " at least %.0f%% of that class's operations over the next %s succeeded",
+                  r->sus->min_ratio * 100.0, vfy_dur(r->sus->window_ns, t1, sizeof(t1)));
+    fl_buf_printf(d, "; bound %s.",
+                  r->max_ns < 0 ? "none (measure only)" : vfy_dur(r->max_ns, t1, sizeof(t1)));
+}
 
-        fl_buf_addstr(&d, " Worst per class:");
-        json_object_foreach(json_object_get(out->measured, "rto_ms"), k, v)
-        {
-            if (shown++ >= 12) {
-                fl_buf_addstr(&d, " ...");
-                break;
-            }
-            if (json_is_null(v))
-                fl_buf_printf(&d, " %s never", k);
-            else
-                fl_buf_printf(&d, " %s %s", k,
-                              vfy_dur((int64_t)(json_number_value(v) * 1e6), t1, sizeof(t1)));
+static void rec_text(const struct vfy_ctx *c, const struct vfy_config *cfg,
+                     const struct rec_measure *m, struct vfy_result *out, struct fl_buf *d)
+{
+    const char *k;
+    json_t *v;
+    char t1[48];
+    int shown = 0;
+
+    fl_buf_printf(d, "%s %s: ", m->d.name, vfy_status_word(out->status));
+    rec_rule(m, d);
+    fl_buf_addstr(d, " Worst per class:");
+    json_object_foreach(json_object_get(out->measured, "rto_ms"), k, v)
+    {
+        if (shown++ >= 12) {
+            fl_buf_addstr(d, " ...");
+            break;
         }
-        if (shown == 0)
-            fl_buf_addstr(&d, " no class was attempted after the anchor");
-        fl_buf_addstr(&d, ".");
+        if (json_is_null(v))
+            fl_buf_printf(d, " %s never", k);
+        else
+            fl_buf_printf(d, " %s %s", k,
+                          vfy_dur((int64_t)(json_number_value(v) * 1e6), t1, sizeof(t1)));
     }
-    if (!back && cfg->read_only.enabled && classes->n == 0)
-        fl_buf_addstr(&d, " Classes refused in read-only mode are not expected to fail over and "
-                          "are listed as excluded_read_only.");
-    if (back && !cfg->failback.writes_required && classes->n == 0)
-        fl_buf_addstr(&d, " Write classes are measured but not required (writes: optional).");
-    if (bad.len > 0)
-        fl_buf_addstr(&d, bad.p);
-    if (nfail == 0 && (nevaluated == 0 || nattempted == 0)) {
-        out->skipped = true;
-        fl_buf_addstr(&d, " Nothing was evaluated: no checked class was attempted in the "
-                          "measured intervals.");
+    if (shown == 0)
+        fl_buf_addstr(d, " no class was attempted after the anchor");
+    fl_buf_addstr(d, ".");
+    if (m->d.dir == VFY_DIR_FAILOVER && cfg->read_only.enabled && m->d.classes->n == 0)
+        fl_buf_addstr(d, " Classes refused in read-only mode are not expected to fail over and "
+                         "are listed as excluded_read_only.");
+    if (m->d.dir == VFY_DIR_FAILBACK && !cfg->failback.writes_required && m->d.classes->n == 0)
+        fl_buf_addstr(d, " Write classes are measured but not required (writes: optional).");
+    rec_offenders(c, m, d);
+    if (out->status == VFY_INCONCLUSIVE)
+        fl_buf_printf(d, " Inconclusive: %s.", out->reason);
+}
+
+/* Nothing evaluated (no healed fault, or no checked class attempted): inconclusive. */
+static const char *rec_nothing(const struct rec_measure *m)
+{
+    if (m->nfail > 0)
+        return NULL;
+    if (m->nevaluated == 0)
+        return m->d.dir == VFY_DIR_FAILBACK ? "no fault was healed, so no failback happened"
+                                            : "no fault was in effect";
+    if (m->nattempted == 0)
+        return "no checked class was attempted in the measured intervals";
+    return NULL;
+}
+
+static void bound_json(const struct vfy_config *cfg, const struct rec_dir *d,
+                       struct vfy_result *out)
+{
+    json_object_set_new(out->bound, "max_ms", vfy_json_ms_or_null(d->max_ns));
+    json_object_set_new(out->bound, "sustain",
+                        json_pack("{s:o,s:f}", "window_ms", vfy_json_ms(d->sus->window_ns), "ratio",
+                                  d->sus->min_ratio));
+    if (d->dir == VFY_DIR_FAILBACK)
+        json_object_set_new(out->bound, "writes",
+                            json_string(cfg->failback.writes_required ? "required" : "optional"));
+}
+
+int vfy_recovery_run(struct vfy_ctx *c, const struct vfy_config *cfg, enum vfy_direction dir,
+                     struct vfy_result *out, struct fl_err *err)
+{
+    struct rec_measure m = {0};
+    struct fl_buf d;
+    const char *none;
+    char why[128];
+    int r;
+
+    rec_dir_init(&m.d, cfg, dir);
+    if ((r = vfy_result_begin(out, m.d.name)) < 0)
+        return fl_errf(err, r, "out of memory");
+    fl_buf_init(&d, VFY_DETAIL_MAX);
+    bound_json(cfg, &m.d, out);
+    if (c->nfaults == 0) {
+        snprintf(why, sizeof(why), "%s: no fault in the timeline, nothing to measure.", m.d.name);
+        r = vfy_result_inconclusive(out, why);
+        goto out;
     }
-    vfy_result_set_detail(out, &d);
-    r = 0;
-out:
+    if ((r = vfy_ctx_lists(c, err)) < 0)
+        goto out;
+    if ((r = rec_measure(c, cfg, dir, &m)) < 0 || (r = rec_json(c, cfg, &m, out)) < 0)
+        goto out;
+    none = rec_nothing(&m);
+    r = vfy_result_set_status(out, m.nfail ? VFY_FAIL : none ? VFY_INCONCLUSIVE : VFY_PASS, none);
     if (r < 0)
+        goto out;
+    rec_text(c, cfg, &m, out, &d);
+    vfy_result_set_detail(out, &d);
+out:
+    if (r < 0) {
         vfy_result_free(out);
-    json_decref(faults_j);
-    json_decref(worst);
+        if (r == -ENOMEM)
+            r = fl_errf(err, r, "out of memory in the %s verifier", m.d.name);
+    }
+    rec_measure_free(&m);
     fl_buf_free(&d);
-    fl_buf_free(&bad);
-    free(role);
-    free(present);
     return r;
+}
+
+int vfy_failover_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                     struct fl_err *err)
+{
+    return vfy_recovery_run(c, cfg, VFY_DIR_FAILOVER, out, err);
+}
+
+int vfy_failback_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                     struct fl_err *err)
+{
+    return vfy_recovery_run(c, cfg, VFY_DIR_FAILBACK, out, err);
 }

@@ -42,6 +42,13 @@ enum inj_cap {
     INJ_CAP_PROCESS = 1u << 5,  /* signals / systemctl: process */
 };
 
+/*
+ * The name of one capability bit, as a key of inj_probe()'s JSON and of the
+ * agent's /v1/capabilities "kernel" object ("nftables", "netem", ...); NULL
+ * for a bit that is not a capability.
+ */
+const char *inj_cap_name(unsigned bit);
+
 struct inj_fault;
 struct inj_ctx;
 

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 struct fl_err;
+struct vspec;
 
 /* One lab host as a launcher sees it. */
 struct fl_target_host {
@@ -75,9 +76,25 @@ struct fl_target_ops {
      * restart_cmd beside target in the fault spec (new reference; NULL: unknown).
      */
     json_t *(*process_target)(void *state, size_t host);
+    /*
+     * The kind's options under target: in an experiment file, a table of
+     * faultline/optspec.h ending in a NULL key. The kind owns its schema; the
+     * experiment parser only applies it.
+     */
+    const struct vspec *options;
 };
 
 /* The launcher for kind, or NULL. */
 const struct fl_target_ops *fl_target_find(const char *kind);
+
+/*
+ * Every target kind an experiment may name, in the order of enum
+ * exp_target_kind (controller/experiment.h), NULL-terminated. "http" has no
+ * launcher (the service runs elsewhere) but has options.
+ */
+const char *const *fl_target_kinds(void);
+
+/* The options schema of kind (see options above), or NULL for an unknown kind. */
+const struct vspec *fl_target_schema(const char *kind);
 
 #endif

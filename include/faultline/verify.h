@@ -1,7 +1,8 @@
 /*
  * Verifiers: pure functions from a history, a fault timeline and the
  * experiment's `verify:` bounds to verdicts. Each verifier yields one
- * struct vfy_result: pass/fail (or skipped), the measured values and the
+ * struct vfy_result: pass, fail or inconclusive (nothing to judge: a verifier
+ * never says pass about a check that did not happen), the measured values and the
  * bound as JSON (they go straight into report.json's "verifiers" array) and
  * one paragraph a person can act on. No network, no YAML, no printing: the
  * YAML parser (or vfy_config_from_json) fills struct vfy_config with plain C
@@ -24,6 +25,7 @@
 #include "faultline/history.h"
 
 struct fl_err;
+struct vspec;
 
 #define VFY_UNBOUNDED  (-1) /* an int64 bound that is not checked (measure only) */
 #define VFY_NAMES_MAX  64
@@ -85,11 +87,17 @@ enum vfy_consistency {
     VFY_CONS_EVENTUAL, /* 15 min */
 };
 
-/* data_loss: {max_updates: 0, max_window: 0s} or {consistency: bounded} */
+/*
+ * data_loss: {max_updates: 0, max_window: 0s, max_after: 0s} or {consistency: bounded}.
+ * Each lost write is placed on one side of its fault's start: before (the RPO
+ * window, bounded by max_window) or after (acknowledged during or after the
+ * outage and lost, bounded by max_after).
+ */
 struct vfy_data_loss_cfg {
     bool enabled;
     int64_t max_updates;              /* lost acknowledged writes per fault; VFY_UNBOUNDED */
     int64_t max_window_ns;            /* how far before the fault they may reach; VFY_UNBOUNDED */
+    int64_t max_after_ns;             /* how far after the fault start they may be (default 0) */
     enum vfy_consistency consistency; /* the preset used, for the report */
 };
 
@@ -128,6 +136,13 @@ struct vfy_availability_cfg {
     struct vfy_floor floors[VFY_FLOORS_MAX];
 };
 
+/* linearizable: {budget: 10s, max_states: N} (per key; exceeding it is inconclusive) */
+struct vfy_linearizable_cfg {
+    bool enabled;
+    int64_t budget_ns;   /* search time per key; <= 0: 10 s */
+    uint64_t max_states; /* search states per key; 0: 1000000 */
+};
+
 struct vfy_config {
     struct vfy_failover_cfg failover;
     struct vfy_failback_cfg failback;
@@ -135,16 +150,28 @@ struct vfy_config {
     struct vfy_data_loss_cfg data_loss;
     struct vfy_staleness_cfg staleness;
     struct vfy_availability_cfg availability;
+    struct vfy_linearizable_cfg linearizable;
+    /* verify.allow_inconclusive: verifiers whose inconclusive result does not fail the run */
+    struct vfy_names allow_inconclusive;
+};
+
+enum vfy_status {
+    VFY_PASS = 0,
+    VFY_FAIL = 1,
+    VFY_INCONCLUSIVE = 2, /* nothing to judge; reason says why */
 };
 
 /* One verdict, as report.json shows it. measured/bound are owned references. */
 struct vfy_result {
     char name[32];
-    bool pass;
-    bool skipped; /* nothing to check (e.g. no fault); pass stays true */
+    enum vfy_status status;
+    bool pass;    /* status == VFY_PASS (kept for older callers) */
+    bool skipped; /* status == VFY_INCONCLUSIVE (older name) */
+    bool allowed; /* inconclusive and listed in verify.allow_inconclusive */
     json_t *measured;
     json_t *bound;
     char *detail; /* malloc'd paragraph */
+    char *reason; /* malloc'd, set when inconclusive */
 };
 
 struct vfy_results {
@@ -167,9 +194,18 @@ void vfy_config_init_defaults(struct vfy_config *cfg);
 int vfy_data_loss_preset(struct vfy_data_loss_cfg *dl, const char *level, struct fl_err *err);
 
 /*
+ * The `verify:` schema as value specs (faultline/optspec.h): one VT_MAP row
+ * per verifier with its keys, then the shared keys (sustain, grace,
+ * allow_inconclusive). The experiment parser walks an experiment's verify:
+ * section with it; vfy_config_from_json reads the result. Static storage.
+ */
+const struct vspec *vfy_schema(void);
+
+/*
  * Fill cfg (after vfy_config_init_defaults) from the JSON form of `verify:`,
  * e.g. {"failover":{"max":"180s"},"data_loss":{"consistency":"strong"}}.
- * Durations are strings ("250ms", "5m"). Every section present is enabled.
+ * Durations are strings ("250ms", "5m") or integer milliseconds (the
+ * experiment parser's form). Every section present is enabled.
  * Unknown keys are errors. 0 or -EINVAL with err naming the offending key.
  */
 int vfy_config_from_json(const json_t *j, struct vfy_config *cfg, struct fl_err *err);
@@ -203,14 +239,30 @@ int vfy_staleness_check(const struct hist *h, const struct hist_faults *faults,
 int vfy_availability_check(const struct hist *h, const struct hist_faults *faults,
                            const struct vfy_config *cfg, struct vfy_result *out,
                            struct fl_err *err);
+int vfy_linearizable_check(const struct hist *h, const struct hist_faults *faults,
+                           const struct vfy_config *cfg, struct vfy_result *out,
+                           struct fl_err *err);
 
-/* True when every result passed (skipped ones count as passed). */
+/*
+ * True when no result failed and every inconclusive one is allowed
+ * (verify.allow_inconclusive): the run's exit code is 0 exactly then.
+ */
 bool vfy_results_pass(const struct vfy_results *rs);
+/*
+ * The experiment's verdict over every result: "fail" when one failed, else
+ * "inconclusive" when one is inconclusive and not allowed, else "pass".
+ */
+const char *vfy_results_verdict(const struct vfy_results *rs);
+/* "pass", "fail" or "inconclusive". */
+const char *vfy_status_name(enum vfy_status st);
+/* Mark the inconclusive results that cfg->allow_inconclusive names as allowed. */
+void vfy_results_allow(struct vfy_results *rs, const struct vfy_config *cfg);
 /* The find-by-name helper for tests and reports; NULL when absent. */
 const struct vfy_result *vfy_results_find(const struct vfy_results *rs, const char *name);
 /*
- * report.json's "verifiers" array: [{"name","pass","skipped","measured","bound","detail"}].
- * New reference (caller decrefs), NULL on ENOMEM.
+ * report.json's "verifiers" array: [{"name","status","pass","skipped","measured","bound",
+ * "detail"}] plus "reason" and "allowed" (verify.allow_inconclusive names it) on an
+ * inconclusive result. New reference (caller decrefs), NULL on ENOMEM.
  */
 json_t *vfy_results_to_json(const struct vfy_results *rs);
 /* Free one result's contents / all results. Accept NULL. */

@@ -32,6 +32,12 @@ struct fl_err;
 #define WL_MAX_CLIENTS   4096
 #define WL_OP_MAX        48
 
+/* What a key holds (docs/internals/workload.md). */
+enum wl_model {
+    WL_MODEL_REGISTER, /* one value: writes overwrite, reads return it, cas compares it */
+    WL_MODEL_SET,      /* a set: each write adds one unique element, reads return them all */
+};
+
 enum wl_routing {
     WL_ROUTE_FIXED,     /* always endpoints[fixed_endpoint] */
     WL_ROUTE_PREFERRED, /* ordered region list; move on after failures, move back later */
@@ -62,6 +68,7 @@ struct wl_config {
     uint64_t seed;                 /* random seed (0 -> fixed default) */
     uint32_t client_base;          /* number of the first client in the history */
     char final_read_op[WL_OP_MAX]; /* wl_final_reads: "" -> first get/read op of the mix */
+    enum wl_model model;           /* default WL_MODEL_REGISTER */
 };
 
 struct wl_stats {
@@ -89,6 +96,12 @@ int wl_config_add_endpoint(struct wl_config *c, const char *region, const char *
                            struct fl_err *err);
 /* Check a config before running. 0 or -EINVAL with a message. */
 int wl_config_check(const struct wl_config *c, struct fl_err *err);
+/*
+ * Check the mix against a driver: with the set model, no operation may be a
+ * delete or a cas. 0 or -EINVAL with a message naming the operation.
+ */
+int wl_config_check_mix(const struct wl_config *c, const struct fl_driver_ops *drv,
+                        struct fl_err *err);
 
 /*
  * Run the workload: blocks for about duration_ns (less if *stop becomes
@@ -103,7 +116,8 @@ int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hi
 
 /*
  * The final read phase after healing: reads every key that any write in h
- * touched (whatever its outcome), once, trying the regions in preferred
+ * touched (whatever its outcome), once (set model: a set read of every
+ * key any write added an element to), trying the regions in preferred
  * order until one serves it; every attempt is appended to h with is_final
  * set and client number client_base + clients. Bounded: one pass, at most
  * nendpoints attempts per key. Returns 0 or negative errno with err.

@@ -9,8 +9,11 @@
  * base64-encoded, values as decimal text.
  *
  * Operations: get/read (linearizable range), put/set/write, delete/del, and
- * cas (create-if-absent in one transaction: put only if the key's version
- * is 0; a failed comparison is fail "cas: compare failed").
+ * cas (one transaction: compare the value, or create_revision 0 for "absent";
+ * put on success, read the key on failure; ok either way, "succeeded" says
+ * whether it swapped). Set model: an element is a key of its own under the
+ * key's prefix ("k17/00000000001099511627777"), a read is a range over the
+ * prefix (linearizable, like get).
  * Outcomes: 200 ok; "no leader" / "not capable" / a connect failure: fail
  * (nothing was proposed); "request timed out", "leader changed" and curl
  * timeouts: info (the proposal may still commit).
@@ -28,6 +31,7 @@
 #include "faultline/buf.h"
 #include "faultline/driver.h"
 #include "faultline/err.h"
+#include "faultline/http.h"
 
 #define ET_MAX_MEMBERS 16
 
@@ -44,6 +48,7 @@ struct et_conn {
     long timeout_ms;
     struct curl_slist *hdr;
     struct fl_buf body;
+    struct fl_elems elems; /* the last set read's elements */
 };
 
 static bool et_is_write(const char *op)
@@ -101,11 +106,6 @@ static void b64dec(const char *s, char *out, size_t len)
     out[o] = '\0';
 }
 
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    return fl_buf_add(arg, p, sz * n) == 0 ? sz * n : 0;
-}
-
 static void et_close(void *conn)
 {
     struct et_conn *c = conn;
@@ -119,6 +119,7 @@ static void et_close(void *conn)
     free(c->eps);
     curl_slist_free_all(c->hdr);
     fl_buf_free(&c->body);
+    fl_elems_free(&c->elems);
     free(c);
 }
 
@@ -138,7 +139,7 @@ static int et_open(const struct fl_endpoint *eps, size_t n, int64_t timeout_ns, 
     c->timeout_ms = timeout_ns > 0 ? (long)(timeout_ns / 1000000) : 1000;
     if (c->timeout_ms < 1)
         c->timeout_ms = 1;
-    fl_buf_init(&c->body, 1 << 20);
+    fl_buf_init(&c->body, 16 << 20); /* set reads return every element of a key */
     c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
     if (c->hdr)
         c->hdr = curl_slist_append(c->hdr, "Expect:");
@@ -167,19 +168,14 @@ static int et_open(const struct fl_endpoint *eps, size_t n, int64_t timeout_ns, 
                                "bad etcd endpoint '%s' (expected http://ADDR:PORT,...)",
                                eps[i].url);
             }
-            if (e->n == ET_MAX_MEMBERS || (h = curl_easy_init()) == NULL) {
+            if (e->n == ET_MAX_MEMBERS ||
+                (h = fl_http_easy(NULL, c->timeout_ms, &c->body, NULL)) == NULL) {
                 et_close(c);
                 return fl_errf(err, -ENOMEM, "too many members or out of memory");
             }
             snprintf(e->base[e->n], sizeof(e->base[0]), "%s", tok);
             curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdr);
-            curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-            curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
             curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-            curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->body);
             if (iface[0])
                 curl_easy_setopt(h, CURLOPT_INTERFACE, iface);
             e->c[e->n++] = h;
@@ -198,15 +194,133 @@ static bool definitely_not_applied(const char *msg)
 {
     return strstr(msg, "no leader") || strstr(msg, "not capable") ||
            strstr(msg, "too many requests") || strstr(msg, "key not found") ||
-           strstr(msg, "stopped") || strstr(msg, "compare failed");
+           strstr(msg, "stopped");
 }
 
-static void et_op(void *conn, size_t ep, const char *op, const char *key, uint64_t value,
-                  struct fl_op_result *res)
+/* Decimal value of a base64 "value" field (0 when absent). */
+static uint64_t kv_value(const json_t *kv)
+{
+    const char *v = json_string_value(json_object_get(kv, "value"));
+    char dec[32];
+
+    if (!v)
+        return 0;
+    b64dec(v, dec, sizeof(dec));
+    return strtoull(dec, NULL, 10);
+}
+
+/*
+ * The request for req: its gateway path and JSON body in buf. Set model: an
+ * element E of key K is the key "K/E" (E zero-padded to 20 digits so the
+ * range comes back in element order); a read is the range ["K/", "K0").
+ * Returns the path, or NULL when the body does not fit.
+ */
+static const char *build(const struct fl_op_req *req, char *buf, size_t len)
+{
+    char k64[256], v64[64], e64[64], vtxt[24], etxt[24], ek[128], end[128], end64[256];
+    const char *key = req->key ? req->key : "";
+    const char *path;
+    int n;
+
+    snprintf(vtxt, sizeof(vtxt), "%" PRIu64, req->value);
+    b64enc(vtxt, v64, sizeof(v64));
+    if (req->set_model && req->kind == FL_OP_WRITE) {
+        snprintf(ek, sizeof(ek), "%.80s/%020" PRIu64, key, req->value);
+        b64enc(ek, k64, sizeof(k64));
+    } else if (req->set_model && req->kind == FL_OP_READ) {
+        snprintf(ek, sizeof(ek), "%.80s/", key);
+        snprintf(end, sizeof(end), "%.80s0", key); /* '/' + 1 */
+        b64enc(ek, k64, sizeof(k64));
+        b64enc(end, end64, sizeof(end64));
+        n = snprintf(buf, len, "{\"key\":\"%s\",\"range_end\":\"%s\"}", k64, end64);
+        return n > 0 && (size_t)n < len ? "/v3/kv/range" : NULL;
+    } else {
+        b64enc(key, k64, sizeof(k64));
+    }
+    switch (req->kind) {
+    case FL_OP_READ:
+        path = "/v3/kv/range";
+        n = snprintf(buf, len, "{\"key\":\"%s\"}", k64);
+        break;
+    case FL_OP_DELETE:
+        path = "/v3/kv/deleterange";
+        n = snprintf(buf, len, "{\"key\":\"%s\"}", k64);
+        break;
+    case FL_OP_WRITE:
+        path = "/v3/kv/put";
+        n = snprintf(buf, len, "{\"key\":\"%s\",\"value\":\"%s\"}", k64, v64);
+        break;
+    case FL_OP_CAS:
+    default:
+        /* One transaction: compare, put on success, read the key on failure. */
+        path = "/v3/kv/txn";
+        if (req->expected) {
+            snprintf(etxt, sizeof(etxt), "%" PRIu64, req->expected);
+            b64enc(etxt, e64, sizeof(e64));
+            n = snprintf(buf, len,
+                         "{\"compare\":[{\"key\":\"%s\",\"target\":\"VALUE\",\"result\":\"EQUAL\","
+                         "\"value\":\"%s\"}],",
+                         k64, e64);
+        } else {
+            n = snprintf(buf, len,
+                         "{\"compare\":[{\"key\":\"%s\",\"target\":\"CREATE\",\"result\":\"EQUAL\","
+                         "\"create_revision\":\"0\"}],",
+                         k64);
+        }
+        if (n <= 0 || (size_t)n >= len)
+            return NULL;
+        n += snprintf(buf + n, len - (size_t)n,
+                      "\"success\":[{\"request_put\":{\"key\":\"%s\",\"value\":\"%s\"}}],"
+                      "\"failure\":[{\"request_range\":{\"key\":\"%s\"}}]}",
+                      k64, v64, k64);
+        break;
+    }
+    return n > 0 && (size_t)n < len ? path : NULL;
+}
+
+/* A 200 answer without an error: what it says, by kind. */
+static void parse_ok(struct et_conn *c, const struct fl_op_req *req, json_t *o,
+                     struct fl_op_result *res)
+{
+    json_t *kvs = json_object_get(o, "kvs"), *kv;
+    size_t i;
+
+    res->outcome = HIST_OK;
+    if (req->kind == FL_OP_CAS) {
+        json_t *r0 = json_array_get(json_object_get(o, "responses"), 0), *rr;
+
+        res->swapped = json_is_true(json_object_get(o, "succeeded"));
+        rr = json_object_get(r0, "response_range");
+        if (!rr)
+            rr = json_object_get(r0, "responseRange");
+        if (!res->swapped && rr) {
+            res->current_known = true;
+            res->current = kv_value(json_array_get(json_object_get(rr, "kvs"), 0));
+        }
+        return;
+    }
+    if (req->kind != FL_OP_READ)
+        return;
+    if (!req->set_model) {
+        res->value = kv_value(json_array_get(kvs, 0));
+        return;
+    }
+    c->elems.n = 0;
+    json_array_foreach(kvs, i, kv)
+    {
+        if (fl_elems_push(&c->elems, kv_value(kv)) < 0) {
+            res->outcome = HIST_FAIL;
+            snprintf(res->error, sizeof(res->error), "range: too many elements");
+            return;
+        }
+    }
+    fl_elems_result(&c->elems, res);
+}
+
+static void et_op(void *conn, size_t ep, const struct fl_op_req *req, struct fl_op_result *res)
 {
     struct et_conn *c = conn;
-    bool wr = et_is_write(op), del = et_is_delete(op);
-    char k64[256], v64[64], vtxt[24], url[192], req[1024];
+    char url[192], body[1024];
     const char *path;
     struct et_ep *e;
     CURLcode rc;
@@ -222,40 +336,25 @@ static void et_op(void *conn, size_t ep, const char *op, const char *key, uint64
     }
     e = &c->eps[ep];
     snprintf(res->region, sizeof(res->region), "%s", e->region);
-    if (wr && !del)
-        res->value = value;
-    b64enc(key ? key : "", k64, sizeof(k64));
-    snprintf(vtxt, sizeof(vtxt), "%" PRIu64, value);
-    b64enc(vtxt, v64, sizeof(v64));
-    if (strcmp(op, "get") == 0 || strcmp(op, "read") == 0) {
-        path = "/v3/kv/range";
-        snprintf(req, sizeof(req), "{\"key\":\"%s\"}", k64);
-    } else if (del) {
-        path = "/v3/kv/deleterange";
-        snprintf(req, sizeof(req), "{\"key\":\"%s\"}", k64);
-    } else if (strcmp(op, "cas") == 0) {
-        /* Create-if-absent: version == 0, then put. */
-        path = "/v3/kv/txn";
-        snprintf(
-            req, sizeof(req),
-            "{\"compare\":[{\"key\":\"%s\",\"target\":\"VERSION\",\"result\":\"EQUAL\","
-            "\"version\":\"0\"}],\"success\":[{\"requestPut\":{\"key\":\"%s\",\"value\":\"%s\"}}]}",
-            k64, k64, v64);
-    } else if (wr) {
-        path = "/v3/kv/put";
-        snprintf(req, sizeof(req), "{\"key\":\"%s\",\"value\":\"%s\"}", k64, v64);
-    } else {
+    if (req->kind == FL_OP_WRITE || req->kind == FL_OP_CAS)
+        res->value = req->value;
+    if (req->kind == FL_OP_READ && strcmp(req->op, "get") != 0 && strcmp(req->op, "read") != 0) {
         res->outcome = HIST_FAIL;
         snprintf(res->error, sizeof(res->error), "unknown operation '%s' (get, put, delete, cas)",
-                 op);
+                 req->op);
+        return;
+    }
+    if ((path = build(req, body, sizeof(body))) == NULL) {
+        res->outcome = HIST_FAIL;
+        snprintf(res->error, sizeof(res->error), "key too long");
         return;
     }
     h = e->c[e->cur];
     snprintf(url, sizeof(url), "%s%s", e->base[e->cur], path);
     fl_buf_reset(&c->body);
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, req);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(req));
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     res->status = (int)status;
@@ -273,22 +372,7 @@ static void et_op(void *conn, size_t ep, const char *op, const char *key, uint64
     }
     o = json_loadb(c->body.p ? c->body.p : "", c->body.len, 0, NULL);
     if (status == 200 && json_is_object(o) && !json_object_get(o, "error")) {
-        if (strcmp(op, "cas") == 0 && !json_is_true(json_object_get(o, "succeeded"))) {
-            res->outcome = HIST_FAIL;
-            snprintf(res->error, sizeof(res->error), "cas: compare failed");
-        } else {
-            res->outcome = HIST_OK;
-        }
-        if (!wr) {
-            json_t *kvs = json_object_get(o, "kvs");
-            const char *v = json_string_value(json_object_get(json_array_get(kvs, 0), "value"));
-            char dec[32];
-
-            if (v) {
-                b64dec(v, dec, sizeof(dec));
-                res->value = strtoull(dec, NULL, 10);
-            }
-        }
+        parse_ok(c, req, o, res);
     } else {
         const char *msg = json_string_value(json_object_get(o, "error"));
 
@@ -298,7 +382,7 @@ static void et_op(void *conn, size_t ep, const char *op, const char *key, uint64
         if (!msg)
             snprintf(res->error, sizeof(res->error), "http %ld", status);
         res->outcome = msg && definitely_not_applied(msg) ? HIST_FAIL : HIST_INFO;
-        if (!wr)
+        if (req->kind == FL_OP_READ)
             res->outcome = HIST_FAIL; /* a failed read changed nothing */
         res->retryable = status >= 500 || status == 0;
         if (res->retryable)

@@ -6,7 +6,11 @@
  * so that a silent network cut never blocks past the operation's timeout.
  *
  * Table faultline_kv(k text primary key, v bigint). Operations: get/read,
- * put/set/write (upsert), delete/del. Outcomes: SQLSTATE 25006 ("cannot
+ * put/set/write (upsert), delete/del, cas (UPDATE ... WHERE v = expected;
+ * for an absent key INSERT ... ON CONFLICT DO NOTHING; one row changed =
+ * swapped). Set model: table faultline_set(k text, e bigint, primary key
+ * (k, e)), one row per element, written with INSERT ... ON CONFLICT DO
+ * NOTHING and read with SELECT e WHERE k. Outcomes: SQLSTATE 25006 ("cannot
  * execute ... in a read-only transaction") and other error results: fail
  * (read-only and class 08/57P: retryable; a write ended by 08/57P is info,
  * it may have committed locally); no connection before anything
@@ -37,12 +41,13 @@ struct pq_conn {
     struct pq_ep *eps;
     size_t n;
     int64_t timeout_ns;
+    struct fl_elems elems; /* the last set read's elements */
 };
 
 static bool pq_is_write(const char *op)
 {
     return strcmp(op, "put") == 0 || strcmp(op, "set") == 0 || strcmp(op, "write") == 0 ||
-           strcmp(op, "delete") == 0 || strcmp(op, "del") == 0;
+           strcmp(op, "cas") == 0 || strcmp(op, "delete") == 0 || strcmp(op, "del") == 0;
 }
 
 static bool pq_is_delete(const char *op)
@@ -60,6 +65,7 @@ static void pq_close(void *conn)
     for (i = 0; i < c->n; i++)
         PQfinish(c->eps[i].c);
     free(c->eps);
+    fl_elems_free(&c->elems);
     free(c);
 }
 
@@ -147,15 +153,77 @@ static void one_line(char *s)
         *nl = '\0';
 }
 
-static void pq_op(void *conn, size_t ep, const char *op, const char *key, uint64_t value,
-                  struct fl_op_result *res)
+/*
+ * The SQL for req and its parameters ($1 key, $2 value or element, $3
+ * expected). Returns NULL for an operation name the driver does not know.
+ */
+static const char *sql_for(const struct fl_op_req *req, int *nparams)
+{
+    *nparams = 1;
+    switch (req->kind) {
+    case FL_OP_DELETE:
+        return "DELETE FROM faultline_kv WHERE k = $1";
+    case FL_OP_WRITE:
+        *nparams = 2;
+        if (req->set_model)
+            return "INSERT INTO faultline_set (k, e) VALUES ($1, $2::bigint) ON CONFLICT DO "
+                   "NOTHING";
+        return "INSERT INTO faultline_kv (k, v) VALUES ($1, $2::bigint) "
+               "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
+    case FL_OP_CAS:
+        if (!req->expected) {
+            *nparams = 2;
+            return "INSERT INTO faultline_kv (k, v) VALUES ($1, $2::bigint) ON CONFLICT DO NOTHING";
+        }
+        *nparams = 3;
+        return "UPDATE faultline_kv SET v = $2::bigint WHERE k = $1 AND v = $3::bigint";
+    case FL_OP_READ:
+        break;
+    }
+    if (strcmp(req->op, "get") != 0 && strcmp(req->op, "read") != 0)
+        return NULL;
+    if (req->set_model)
+        return "SELECT e FROM faultline_set WHERE k = $1";
+    return "SELECT v FROM faultline_kv WHERE k = $1";
+}
+
+/* A successful result: what it says, by kind. */
+static void parse_ok(struct pq_conn *c, const struct fl_op_req *req, PGresult *r,
+                     struct fl_op_result *res)
+{
+    int i, n = PQntuples(r);
+
+    res->outcome = HIST_OK;
+    if (req->kind == FL_OP_CAS) {
+        /* One row changed (UPDATE matched / INSERT did not conflict): swapped. */
+        res->swapped = strcmp(PQcmdTuples(r), "1") == 0;
+        return;
+    }
+    if (req->kind != FL_OP_READ)
+        return;
+    if (!req->set_model) {
+        if (n > 0)
+            res->value = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+        return;
+    }
+    c->elems.n = 0;
+    for (i = 0; i < n; i++)
+        if (fl_elems_push(&c->elems, strtoull(PQgetvalue(r, i, 0), NULL, 10)) < 0) {
+            res->outcome = HIST_FAIL;
+            snprintf(res->error, sizeof(res->error), "set read: too many elements");
+            return;
+        }
+    fl_elems_result(&c->elems, res);
+}
+
+static void pq_op(void *conn, size_t ep, const struct fl_op_req *req, struct fl_op_result *res)
 {
     struct pq_conn *c = conn;
     int64_t deadline = fl_now_ns() + c->timeout_ns;
-    bool wr = pq_is_write(op), del = pq_is_delete(op);
-    const char *sql, *params[2];
-    char vtxt[24];
-    int nparams = 1;
+    bool wr = req->kind != FL_OP_READ;
+    const char *sql, *params[3];
+    char vtxt[24], etxt[24];
+    int nparams;
     struct pq_ep *e;
     PGresult *r, *last = NULL;
 
@@ -167,22 +235,17 @@ static void pq_op(void *conn, size_t ep, const char *op, const char *key, uint64
     }
     e = &c->eps[ep];
     snprintf(res->region, sizeof(res->region), "%s", e->region);
-    if (wr && !del)
-        res->value = value;
-    snprintf(vtxt, sizeof(vtxt), "%" PRIu64, value);
-    params[0] = key ? key : "";
+    if (req->kind == FL_OP_WRITE || req->kind == FL_OP_CAS)
+        res->value = req->value;
+    snprintf(vtxt, sizeof(vtxt), "%" PRIu64, req->value);
+    snprintf(etxt, sizeof(etxt), "%" PRIu64, req->expected);
+    params[0] = req->key ? req->key : "";
     params[1] = vtxt;
-    if (del) {
-        sql = "DELETE FROM faultline_kv WHERE k = $1";
-    } else if (wr) {
-        sql = "INSERT INTO faultline_kv (k, v) VALUES ($1, $2::bigint) "
-              "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
-        nparams = 2;
-    } else if (strcmp(op, "get") == 0 || strcmp(op, "read") == 0) {
-        sql = "SELECT v FROM faultline_kv WHERE k = $1";
-    } else {
+    params[2] = etxt;
+    if ((sql = sql_for(req, &nparams)) == NULL) {
         res->outcome = HIST_FAIL;
-        snprintf(res->error, sizeof(res->error), "unknown operation '%s' (get, put, delete)", op);
+        snprintf(res->error, sizeof(res->error), "unknown operation '%s' (get, put, delete, cas)",
+                 req->op);
         return;
     }
     if (!e->c || PQstatus(e->c) != CONNECTION_OK) {
@@ -222,12 +285,8 @@ static void pq_op(void *conn, size_t ep, const char *op, const char *key, uint64
         goto unknown;
     switch (PQresultStatus(last)) {
     case PGRES_COMMAND_OK:
-        res->outcome = HIST_OK;
-        break;
     case PGRES_TUPLES_OK:
-        res->outcome = HIST_OK;
-        if (PQntuples(last) > 0)
-            res->value = strtoull(PQgetvalue(last, 0, 0), NULL, 10);
+        parse_ok(c, req, last, res);
         break;
     default: {
         const char *state = PQresultErrorField(last, PG_DIAG_SQLSTATE);

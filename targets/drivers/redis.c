@@ -9,7 +9,9 @@
  * inside a region in tests).
  *
  * Operations: get/read (GET), put/set/write (SET, the value as decimal),
- * delete/del (DEL). Outcomes: READONLY, NOREPLICAS, MASTERDOWN, LOADING and
+ * delete/del (DEL), cas (a Lua script run by EVAL: GET, compare, SET, atomic
+ * on the master; "" stands for "absent"). Set model: writes are SADD, reads
+ * SMEMBERS, on the same keys. Outcomes: READONLY, NOREPLICAS, MASTERDOWN, LOADING and
  * other error replies are refusals (fail; the first four also retryable); no
  * sentinel or master reachable before anything was sent is fail; a timeout
  * or a connection lost after the command was sent is info.
@@ -53,12 +55,13 @@ struct rd_conn {
     struct rd_ep *eps;
     size_t n;
     int64_t timeout_ns;
+    struct fl_elems elems; /* the last SMEMBERS answer */
 };
 
 static bool rd_is_write(const char *op)
 {
     return strcmp(op, "put") == 0 || strcmp(op, "set") == 0 || strcmp(op, "write") == 0 ||
-           strcmp(op, "delete") == 0 || strcmp(op, "del") == 0;
+           strcmp(op, "cas") == 0 || strcmp(op, "delete") == 0 || strcmp(op, "del") == 0;
 }
 
 static bool rd_is_delete(const char *op)
@@ -125,6 +128,7 @@ static void rd_close(void *conn)
         if (c->eps[i].m)
             redisFree(c->eps[i].m);
     free(c->eps);
+    fl_elems_free(&c->elems);
     free(c);
 }
 
@@ -313,12 +317,80 @@ static bool refusal(const char *msg)
     return false;
 }
 
-static void rd_op(void *conn, size_t ep, const char *op, const char *key, uint64_t value,
-                  struct fl_op_result *res)
+/*
+ * Compare-and-set as one script, atomic on the master: ARGV[1] the expected
+ * value ("" = the key must be absent), ARGV[2] the new one. Answers integer 1
+ * when it swapped, else the current value (nil when absent).
+ */
+static const char cas_script[] = "local v = redis.call('GET', KEYS[1]) "
+                                 "if (ARGV[1] == '' and not v) or v == ARGV[1] then "
+                                 "redis.call('SET', KEYS[1], ARGV[2]) return 1 end "
+                                 "return v";
+
+static redisReply *send_op(struct rd_conn *c, struct rd_ep *e, const struct fl_op_req *req)
+{
+    char exp[24] = "";
+
+    switch (req->kind) {
+    case FL_OP_DELETE:
+        return redisCommand(e->m, "DEL %s", req->key);
+    case FL_OP_WRITE:
+        if (req->set_model)
+            return redisCommand(e->m, "SADD %s %" PRIu64, req->key, req->value);
+        return redisCommand(e->m, "SET %s %" PRIu64, req->key, req->value);
+    case FL_OP_CAS:
+        if (req->expected)
+            snprintf(exp, sizeof(exp), "%" PRIu64, req->expected);
+        return redisCommand(e->m, "EVAL %s 1 %s %s %" PRIu64, cas_script, req->key, exp,
+                            req->value);
+    case FL_OP_READ:
+        break;
+    }
+    if (req->set_model)
+        return redisCommand(e->m, "SMEMBERS %s", req->key);
+    (void)c;
+    return redisCommand(e->m, "GET %s", req->key);
+}
+
+/* An answer that is not an error: what it says, by kind. */
+static void parse_ok(struct rd_conn *c, const struct fl_op_req *req, const redisReply *r,
+                     struct fl_op_result *res)
+{
+    size_t i;
+
+    res->outcome = HIST_OK;
+    if (req->kind == FL_OP_CAS) {
+        res->swapped = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        if (!res->swapped) {
+            res->current_known = true;
+            res->current = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+        }
+        return;
+    }
+    if (req->kind != FL_OP_READ)
+        return;
+    if (!req->set_model) {
+        res->value = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+        return;
+    }
+    c->elems.n = 0;
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *x = r->element[i];
+
+        if (x->type != REDIS_REPLY_STRING ||
+            fl_elems_push(&c->elems, strtoull(x->str, NULL, 10)) < 0) {
+            res->outcome = HIST_FAIL;
+            snprintf(res->error, sizeof(res->error), "SMEMBERS: bad or too many elements");
+            return;
+        }
+    }
+    fl_elems_result(&c->elems, res);
+}
+
+static void rd_op(void *conn, size_t ep, const struct fl_op_req *req, struct fl_op_result *res)
 {
     struct rd_conn *c = conn;
     int64_t deadline = fl_now_ns() + c->timeout_ns;
-    bool wr = rd_is_write(op), del = rd_is_delete(op);
     struct rd_ep *e;
     redisReply *r;
     char why[160];
@@ -331,11 +403,12 @@ static void rd_op(void *conn, size_t ep, const char *op, const char *key, uint64
     }
     e = &c->eps[ep];
     snprintf(res->region, sizeof(res->region), "%s", e->region);
-    if (wr && !del)
-        res->value = value;
-    if (!wr && strcmp(op, "get") != 0 && strcmp(op, "read") != 0) {
+    if (req->kind == FL_OP_WRITE || req->kind == FL_OP_CAS)
+        res->value = req->value;
+    if (req->kind == FL_OP_READ && strcmp(req->op, "get") != 0 && strcmp(req->op, "read") != 0) {
         res->outcome = HIST_FAIL;
-        snprintf(res->error, sizeof(res->error), "unknown operation '%s' (get, put, delete)", op);
+        snprintf(res->error, sizeof(res->error), "unknown operation '%s' (get, put, delete, cas)",
+                 req->op);
         return;
     }
     if (!e->m && discover(c, e, deadline, why, sizeof(why)) < 0) {
@@ -345,12 +418,7 @@ static void rd_op(void *conn, size_t ep, const char *op, const char *key, uint64
         return;
     }
     set_deadline(e->m, deadline);
-    if (del)
-        r = redisCommand(e->m, "DEL %s", key);
-    else if (wr)
-        r = redisCommand(e->m, "SET %s %" PRIu64, key, value);
-    else
-        r = redisCommand(e->m, "GET %s", key);
+    r = send_op(c, e, req);
     if (!r) {
         bool timeout = e->m->err == REDIS_ERR_IO &&
                        (errno == EAGAIN || strstr(e->m->errstr, "temporarily") != NULL);
@@ -364,6 +432,7 @@ static void rd_op(void *conn, size_t ep, const char *op, const char *key, uint64
         return;
     }
     if (r->type == REDIS_REPLY_ERROR) {
+        /* An error reply: the command (or the script's write) was refused. */
         res->outcome = HIST_FAIL;
         res->retryable = refusal(r->str);
         snprintf(res->error, sizeof(res->error), "%s", r->str);
@@ -373,9 +442,7 @@ static void rd_op(void *conn, size_t ep, const char *op, const char *key, uint64
             e->m = NULL;
         }
     } else {
-        res->outcome = HIST_OK;
-        if (!wr)
-            res->value = r->type == REDIS_REPLY_STRING ? strtoull(r->str, NULL, 10) : 0;
+        parse_ok(c, req, r, res);
     }
     freeReplyObject(r);
 }

@@ -6,6 +6,11 @@
  * out) info; other 4xx/5xx fail; a curl timeout or a connection lost after
  * the request was sent info; a connection refused before anything was sent
  * fail (nothing can have been applied). See docs/refstore.md.
+ *
+ * Set model: the mix's own operation names with "model":"set" (a write adds
+ * element value, a read answers "elements"). Compare-and-set: op "cas" with
+ * "expected" (null: the key must be absent) and the new "value"; the answer
+ * says "swapped" and the value after.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +25,7 @@
 #include "faultline/buf.h"
 #include "faultline/driver.h"
 #include "faultline/err.h"
+#include "faultline/http.h"
 
 struct rs_ep {
     CURL *c;
@@ -33,6 +39,7 @@ struct rs_conn {
     long timeout_ms;
     struct curl_slist *hdr;
     struct fl_buf body;
+    struct fl_elems elems; /* the last set read's elements */
 };
 
 static const char *const write_ops[] = {
@@ -52,6 +59,7 @@ static const char *const write_ops[] = {
     "replace",
     "patch",
     "delete",
+    "cas",
     NULL,
 };
 
@@ -70,11 +78,6 @@ static bool rs_is_delete(const char *op)
     return strncmp(op, "delete", 6) == 0 || strncmp(op, "purge", 5) == 0;
 }
 
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    return fl_buf_add(arg, p, sz * n) == 0 ? sz * n : 0;
-}
-
 static void rs_close(void *conn)
 {
     struct rs_conn *c = conn;
@@ -87,6 +90,7 @@ static void rs_close(void *conn)
     free(c->eps);
     curl_slist_free_all(c->hdr);
     fl_buf_free(&c->body);
+    fl_elems_free(&c->elems);
     free(c);
 }
 
@@ -105,7 +109,7 @@ static int rs_open(const struct fl_endpoint *eps, size_t n, int64_t timeout_ns, 
     c->timeout_ms = (long)(timeout_ns / 1000000);
     if (c->timeout_ms < 1)
         c->timeout_ms = 1;
-    fl_buf_init(&c->body, 1 << 20);
+    fl_buf_init(&c->body, 16 << 20); /* set reads return every element of a key */
     c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
     if (c->hdr)
         c->hdr = curl_slist_append(c->hdr, "Expect:");
@@ -118,19 +122,13 @@ static int rs_open(const struct fl_endpoint *eps, size_t n, int64_t timeout_ns, 
 
         snprintf(e->url, sizeof(e->url), "%s/v1/op", eps[i].url);
         snprintf(e->region, sizeof(e->region), "%s", eps[i].region);
-        e->c = curl_easy_init();
+        e->c = fl_http_easy(e->url, c->timeout_ms, &c->body, NULL);
         if (!e->c) {
             rs_close(c);
             return fl_errf(err, -ENOMEM, "curl_easy_init failed");
         }
-        curl_easy_setopt(e->c, CURLOPT_URL, e->url);
         curl_easy_setopt(e->c, CURLOPT_HTTPHEADER, c->hdr);
-        curl_easy_setopt(e->c, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-        curl_easy_setopt(e->c, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-        curl_easy_setopt(e->c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(e->c, CURLOPT_TCP_NODELAY, 1L);
-        curl_easy_setopt(e->c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e->c, CURLOPT_WRITEDATA, &c->body);
     }
     *conn = c;
     return 0;
@@ -145,19 +143,98 @@ static bool plain(const char *s)
     return true;
 }
 
-static void rs_op(void *conn, size_t ep, const char *op, const char *key, uint64_t value,
-                  struct fl_op_result *res)
+/*
+ * The request body for req. Names and keys made by the engine are plain and
+ * go through snprintf; anything else through jansson (*dyn, freed by the
+ * caller). NULL if it cannot be encoded.
+ */
+static const char *encode(const struct fl_op_req *req, char *buf, size_t len, char **dyn)
+{
+    const char *key = req->key ? req->key : "";
+    char val[24], exp[24], extra[80] = "";
+    json_t *o;
+    int n;
+
+    *dyn = NULL;
+    snprintf(val, sizeof(val), "%" PRIu64,
+             req->kind == FL_OP_WRITE || req->kind == FL_OP_CAS ? req->value : 0);
+    if (req->kind == FL_OP_CAS) {
+        if (req->expected)
+            snprintf(exp, sizeof(exp), "%" PRIu64, req->expected);
+        else
+            snprintf(exp, sizeof(exp), "null");
+        snprintf(extra, sizeof(extra), ",\"expected\":%s", exp);
+    } else if (req->set_model) {
+        snprintf(extra, sizeof(extra), ",\"model\":\"set\"");
+    }
+    if (plain(req->op) && plain(key) && strlen(req->op) + strlen(key) < 300) {
+        n = snprintf(buf, len, "{\"op\":\"%s\",\"key\":\"%s\",\"value\":%s%s}",
+                     req->kind == FL_OP_CAS ? "cas" : req->op, key, val, extra);
+        return n > 0 && (size_t)n < len ? buf : NULL;
+    }
+    o = json_pack("{s:s, s:s, s:I}", "op", req->kind == FL_OP_CAS ? "cas" : req->op, "key", key,
+                  "value", (json_int_t)strtoull(val, NULL, 10));
+    if (o && req->kind == FL_OP_CAS)
+        json_object_set_new(o, "expected",
+                            req->expected ? json_integer((json_int_t)req->expected) : json_null());
+    else if (o && req->set_model)
+        json_object_set_new(o, "model", json_string("set"));
+    *dyn = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return *dyn;
+}
+
+/* A 200 answer: the value read, the set's elements, or the cas outcome. */
+static void parse_ok(struct rs_conn *c, const struct fl_op_req *req, json_t *o,
+                     struct fl_op_result *res)
+{
+    json_t *v = json_object_get(o, "value"), *els, *x;
+    size_t i;
+
+    res->outcome = HIST_OK;
+    if (req->kind == FL_OP_CAS) {
+        res->swapped = json_is_true(json_object_get(o, "swapped"));
+        if (!res->swapped && (json_is_integer(v) || json_is_null(v))) {
+            res->current_known = true;
+            res->current = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+        }
+        return;
+    }
+    if (req->kind != FL_OP_READ)
+        return;
+    if (!req->set_model) {
+        res->value = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+        return;
+    }
+    els = json_object_get(o, "elements");
+    c->elems.n = 0;
+    if (!json_is_array(els)) {
+        res->outcome = HIST_FAIL; /* a read that changed nothing and said nothing useful */
+        snprintf(res->error, sizeof(res->error), "set read: no \"elements\" in the answer");
+        return;
+    }
+    json_array_foreach(els, i, x)
+    {
+        if (!json_is_integer(x) || fl_elems_push(&c->elems, (uint64_t)json_integer_value(x)) < 0) {
+            res->outcome = HIST_FAIL;
+            snprintf(res->error, sizeof(res->error), "set read: bad or too many elements");
+            return;
+        }
+    }
+    fl_elems_result(&c->elems, res);
+}
+
+static void rs_op(void *conn, size_t ep, const struct fl_op_req *req, struct fl_op_result *res)
 {
     struct rs_conn *c = conn;
     struct rs_ep *e;
-    char req[512];
+    char buf[512];
     char *dyn = NULL;
-    const char *body = req;
+    const char *body;
     long status = 0;
     curl_off_t sent = 0;
     CURLcode rc;
-    json_t *o, *v;
-    bool del = rs_is_delete(op), wr = rs_is_write(op);
+    json_t *o;
 
     memset(res, 0, sizeof(*res));
     if (ep >= c->n) {
@@ -167,22 +244,12 @@ static void rs_op(void *conn, size_t ep, const char *op, const char *key, uint64
     }
     e = &c->eps[ep];
     snprintf(res->region, sizeof(res->region), "%s", e->region);
-    if (wr && !del)
-        res->value = value; /* what we tried to write, whatever the outcome */
-    if (plain(op) && plain(key ? key : "") && strlen(op) + strlen(key ? key : "") < 400) {
-        snprintf(req, sizeof(req), "{\"op\":\"%s\",\"key\":\"%s\",\"value\":%" PRIu64 "}", op,
-                 key ? key : "", wr && !del ? value : 0);
-    } else {
-        o = json_pack("{s:s, s:s, s:I}", "op", op, "key", key ? key : "", "value",
-                      (json_int_t)(wr && !del ? value : 0));
-        dyn = o ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        if (!dyn) {
-            res->outcome = HIST_FAIL;
-            snprintf(res->error, sizeof(res->error), "cannot encode request");
-            return;
-        }
-        body = dyn;
+    if (req->kind == FL_OP_WRITE || req->kind == FL_OP_CAS)
+        res->value = req->value; /* what we tried to write, whatever the outcome */
+    if ((body = encode(req, buf, sizeof(buf), &dyn)) == NULL) {
+        res->outcome = HIST_FAIL;
+        snprintf(res->error, sizeof(res->error), "cannot encode request");
+        return;
     }
     fl_buf_reset(&c->body);
     curl_easy_setopt(e->c, CURLOPT_POSTFIELDS, body);
@@ -209,10 +276,7 @@ static void rs_op(void *conn, size_t ep, const char *op, const char *key, uint64
         snprintf(res->region, sizeof(res->region), "%s",
                  json_string_value(json_object_get(o, "region")));
     if (status == 200 && json_is_object(o)) {
-        res->outcome = HIST_OK;
-        v = json_object_get(o, "value");
-        if (!wr)
-            res->value = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+        parse_ok(c, req, o, res);
     } else {
         const char *code = json_string_value(json_object_get(o, "code"));
         const char *msg = json_string_value(json_object_get(o, "error"));

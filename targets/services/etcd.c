@@ -25,6 +25,9 @@
 
 #include "faultline/buf.h"
 #include "faultline/err.h"
+#include "faultline/file.h"
+#include "faultline/http.h"
+#include "faultline/optspec.h"
 #include "faultline/target.h"
 #include "faultline/timeutil.h"
 #include "svc.h"
@@ -47,29 +50,17 @@ struct etcd_state {
     size_t neps;
 };
 
-static size_t on_body(char *p, size_t sz, size_t n, void *arg)
-{
-    return fl_buf_add(arg, p, sz * n) == 0 ? sz * n : 0;
-}
-
 /* POST (body != NULL) or GET url; the parsed JSON answer or NULL. */
 static json_t *http_json(const char *url, const char *body, long timeout_ms)
 {
-    CURL *c = curl_easy_init();
     struct fl_buf b;
+    CURL *c;
     json_t *j = NULL;
     long code = 0;
 
-    if (!c)
-        return NULL;
     fl_buf_init(&b, 1 << 20);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if ((c = fl_http_easy(url, timeout_ms, &b, NULL)) == NULL)
+        return NULL;
     if (body)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     if (curl_easy_perform(c) == CURLE_OK) {
@@ -254,7 +245,7 @@ static int etcd_start(const struct fl_target_env *env, void **state, struct fl_e
         snprintf(h->p.log, sizeof(h->p.log), "%s/etcd.log", base);
         snprintf(h->p.what, sizeof(h->p.what), "etcd on %s", th->name);
         svc_rmtree(h->dir);
-        if ((rc = svc_mkdirs(h->dir, 0700, -1, -1)) < 0) {
+        if ((rc = fl_mkdir_p(h->dir, 0700)) < 0) {
             fl_errf(err, rc, "cannot create %s: %s", h->dir, strerror(-rc));
             goto fail;
         }
@@ -383,10 +374,21 @@ static json_t *etcd_status(void *state)
     return o;
 }
 
+/* The options of this kind under target: in an experiment file (checked by the parser). */
+static const struct vspec etcd_opts[] = {
+    {"kind", VT_STR, NULL, true},
+    {"primary", VT_REGION, NULL, false},
+    {"election_timeout", VT_DUR, NULL, false},
+    {"heartbeat", VT_DUR, NULL, false},
+    {"port", VT_PORT, NULL, false},
+    {NULL, VT_STR, NULL, false},
+};
+
 const struct fl_target_ops fl_target_etcd = {
     .kind = "etcd",
     .start = etcd_start,
     .endpoints = etcd_endpoints,
     .status = etcd_status,
     .stop = etcd_stop,
+    .options = etcd_opts,
 };

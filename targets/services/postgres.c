@@ -18,7 +18,8 @@
  * startup_grace_period) and the keepers' timeout.network_partition_timeout
  * with `pg_autoctl config set`. start() returns when the monitor reports one
  * node primary and every other secondary, after creating the table
- * faultline_kv(k text primary key, v bigint) on the primary.
+ * faultline_kv(k text primary key, v bigint) and faultline_set(k text,
+ * e bigint, primary key (k, e)) on the primary.
  *
  * Endpoints are libpq conninfo strings listing every data node (the region's
  * own first) with target_session_attrs=read-write, the way an application
@@ -44,6 +45,8 @@
 #include <libpq-fe.h>
 
 #include "faultline/err.h"
+#include "faultline/file.h"
+#include "faultline/optspec.h"
 #include "faultline/target.h"
 #include "faultline/timeutil.h"
 #include "svc.h"
@@ -289,8 +292,9 @@ static int create_table(struct pg_state *s, struct fl_err *err)
         PQfinish(c);
         return rc;
     }
-    r = PQexec(c,
-               "CREATE TABLE IF NOT EXISTS faultline_kv (k text PRIMARY KEY, v bigint NOT NULL)");
+    /* faultline_kv for the register model, faultline_set (a row per element) for the set model. */
+    r = PQexec(c, "CREATE TABLE IF NOT EXISTS faultline_kv (k text PRIMARY KEY, v bigint NOT NULL);"
+                  "CREATE TABLE IF NOT EXISTS faultline_set (k text, e bigint, PRIMARY KEY (k, e))");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc =
             fl_errf(err, -EIO, "postgres: cannot create faultline_kv: %s", PQresultErrorMessage(r));
@@ -361,15 +365,15 @@ static int pg_start(const struct fl_target_env *env, void **state, struct fl_err
                  th->name);
         snprintf(d, sizeof(d), "%s/pg", nd->base);
         svc_rmtree(d);
-        if ((rc = svc_mkdirs(nd->base, 0755, -1, -1)) < 0 ||
-            (rc = svc_mkdirs(d, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
+        if ((rc = fl_mkdir_p(nd->base, 0755)) < 0 ||
+            (rc = fl_mkdir_p_as(d, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
             fl_errf(err, rc, "cannot create %s: %s", d, strerror(-rc));
             goto fail;
         }
     }
     snprintf(s->xdg, sizeof(s->xdg), "%s/pg-xdg", env->run_dir);
     svc_rmtree(s->xdg);
-    if ((rc = svc_mkdirs(s->xdg, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
+    if ((rc = fl_mkdir_p_as(s->xdg, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
         fl_errf(err, rc, "cannot create %s: %s", s->xdg, strerror(-rc));
         goto fail;
     }
@@ -545,10 +549,29 @@ static json_t *pg_status(void *state)
     return o;
 }
 
+/* The options of this kind under target: in an experiment file (checked by the parser). */
+static const struct vspec postgres_opts[] = {
+    {"kind", VT_STR, NULL, true},
+    {"primary", VT_REGION, NULL, false},
+    {"synchronous", VT_BOOL, NULL, false},
+    {"database", VT_STR, NULL, false},
+    {"port", VT_PORT, NULL, false},
+    {"health_check_period", VT_DUR, NULL, false},
+    {"health_check_timeout", VT_DUR, NULL, false},
+    {"health_check_max_retries", VT_UINT, NULL, false},
+    {"health_check_retry_delay", VT_DUR, NULL, false},
+    {"unhealthy_timeout", VT_DUR, NULL, false},
+    {"primary_demote_timeout", VT_DUR, NULL, false},
+    {"startup_grace_period", VT_DUR, NULL, false},
+    {"network_partition_timeout", VT_DUR, NULL, false},
+    {NULL, VT_STR, NULL, false},
+};
+
 const struct fl_target_ops fl_target_postgres = {
     .kind = "postgres",
     .start = pg_start,
     .endpoints = pg_endpoints,
     .status = pg_status,
     .stop = pg_stop,
+    .options = postgres_opts,
 };

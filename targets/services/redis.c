@@ -26,6 +26,8 @@
 #include <hiredis/hiredis.h>
 
 #include "faultline/err.h"
+#include "faultline/file.h"
+#include "faultline/optspec.h"
 #include "faultline/target.h"
 #include "faultline/timeutil.h"
 #include "svc.h"
@@ -306,7 +308,7 @@ static int redis_start(const struct fl_target_env *env, void **state, struct fl_
         snprintf(h->srv.what, sizeof(h->srv.what), "redis-server on %s", th->name);
         snprintf(h->sen.what, sizeof(h->sen.what), "redis-sentinel on %s", th->name);
         svc_rmtree(h->dir);
-        if ((rc = svc_mkdirs(h->dir, 0755, -1, -1)) < 0) {
+        if ((rc = fl_mkdir_p(h->dir, 0755)) < 0) {
             fl_errf(err, rc, "cannot create %s: %s", h->dir, strerror(-rc));
             goto fail;
         }
@@ -419,10 +421,26 @@ static json_t *redis_status(void *state)
     return o;
 }
 
+/* The options of this kind under target: in an experiment file (checked by the parser). */
+static const struct vspec redis_opts[] = {
+    {"kind", VT_STR, NULL, true},
+    {"primary", VT_REGION, NULL, false},
+    {"master_name", VT_STR, NULL, false},
+    {"quorum", VT_UINT, NULL, false},
+    {"down_after", VT_DUR, NULL, false},
+    {"failover_timeout", VT_DUR, NULL, false},
+    {"min_replicas_to_write", VT_UINT, NULL, false},
+    {"min_replicas_max_lag", VT_DUR, NULL, false},
+    {"port", VT_PORT, NULL, false},
+    {"sentinel_port", VT_PORT, NULL, false},
+    {NULL, VT_STR, NULL, false},
+};
+
 const struct fl_target_ops fl_target_redis_sentinel = {
     .kind = "redis-sentinel",
     .start = redis_start,
     .endpoints = redis_endpoints,
     .status = redis_status,
     .stop = redis_stop,
+    .options = redis_opts,
 };

@@ -21,6 +21,9 @@
 
 #include "faultline/buf.h"
 #include "faultline/err.h"
+#include "faultline/http.h"
+#include "faultline/optspec.h"
+#include "faultline/refstore_bugs.h"
 #include "faultline/target.h"
 #include "faultline/timeutil.h"
 #include "svc.h"
@@ -84,11 +87,6 @@ struct get_req {
     int rc;
 };
 
-static size_t on_data(char *p, size_t sz, size_t n, void *arg)
-{
-    return fl_buf_add(arg, p, sz * n) == 0 ? sz * n : 0;
-}
-
 static void *get_thread(void *arg)
 {
     struct get_req *r = arg;
@@ -105,16 +103,11 @@ static void *get_thread(void *arg)
         return NULL;
     }
     close(fd);
-    c = curl_easy_init();
+    c = fl_http_easy(r->url, r->timeout_ms, &r->body, NULL);
     if (c == NULL) {
         r->rc = -ENOMEM;
         return NULL;
     }
-    curl_easy_setopt(c, CURLOPT_URL, r->url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
     r->rc = curl_easy_perform(c) == CURLE_OK ? 0 : -EIO;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_cleanup(c);
@@ -347,6 +340,10 @@ static int rs_settle(void *state, int64_t timeout_ns, struct fl_err *err)
                 ok = false;
                 snprintf(why, sizeof(why), "%s is still read-only", s->h[i].name);
             }
+            if (ok && json_is_true(json_object_get(st[i], "converging"))) {
+                ok = false; /* cosmos: catching up, or the write role still to move back */
+                snprintf(why, sizeof(why), "%s is still converging", s->h[i].name);
+            }
             for (k = 0; ok && k < json_array_size(peers); k++) {
                 p = json_array_get(peers, k);
                 if (!json_is_true(json_object_get(p, "alive")) ||
@@ -405,6 +402,47 @@ static json_t *rs_process_target(void *state, size_t host)
     return json_pack("{s:s, s:O}", "pidfile", s->h[host].pidfile, "restart_cmd", s->h[host].argv);
 }
 
+/* The options of this kind under target: in an experiment file (checked by the parser). */
+static const char *const refstore_presets[] = {"key-vault", "cosmos", NULL};
+
+static const char *const replication_vals[] = {"sync", "async", NULL};
+
+static const char *const consistency_vals[] = {"strong", "bounded",  "session",
+                                               "prefix", "eventual", NULL};
+
+static const char *const writes_vals[] = {"single", "multi", NULL};
+
+static const struct vspec refstore_bounded[] = {
+    {"versions", VT_UINT, NULL, false},
+    {"time", VT_DUR, NULL, false},
+    {NULL, VT_STR, NULL, false},
+};
+
+static const struct vspec refstore_opts[] = {
+    {"kind", VT_STR, NULL, true},
+    {"preset", VT_ENUM, refstore_presets, true},
+    {"primary", VT_REGION, NULL, false},
+    {"replication", VT_ENUM, replication_vals, false},
+    {"lag", VT_DUR, NULL, false},
+    {"failover_after", VT_DUR, NULL, false},
+    {"consistency", VT_ENUM, consistency_vals, false},
+    {"writes", VT_ENUM, writes_vals, false},
+    {"priority", VT_REGIONLIST, NULL, false},
+    {"auto_failover", VT_BOOL, NULL, false},
+    {"zone_redundant", VT_BOOL, NULL, false},
+    {"auto_failback", VT_BOOL, NULL, false},
+    {"heartbeat", VT_DUR, NULL, false},
+    {"ack_timeout", VT_DUR, NULL, false},
+    {"forward_timeout", VT_DUR, NULL, false},
+    {"bounded", VT_MAP, refstore_bounded, false},
+    {"read_only", VT_NAMELIST, NULL, false},
+    {"bugs", VT_ENUMLIST, fl_refstore_bugs, false},
+    {"lose_every", VT_UINT, NULL, false},
+    {"slow_factor", VT_UINT, NULL, false},
+    {"port", VT_PORT, NULL, false},
+    {NULL, VT_STR, NULL, false},
+};
+
 const struct fl_target_ops fl_target_refstore = {
     .kind = "refstore",
     .start = rs_start,
@@ -413,4 +451,5 @@ const struct fl_target_ops fl_target_refstore = {
     .stop = rs_stop,
     .settle = rs_settle,
     .process_target = rs_process_target,
+    .options = refstore_opts,
 };

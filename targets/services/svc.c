@@ -304,31 +304,6 @@ char *svc_log_tail(const char *path, char *buf, size_t len)
     return buf;
 }
 
-int svc_mkdirs(const char *path, int mode, int uid, int gid)
-{
-    char tmp[PATH_MAX];
-    char *s;
-
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (s = tmp + 1;; s++) {
-        if (*s == '/' || *s == '\0') {
-            char c = *s;
-
-            *s = '\0';
-            if (mkdir(tmp, (mode_t)mode) == 0) {
-                if (uid >= 0 && chown(tmp, (uid_t)uid, (gid_t)gid) < 0)
-                    return -errno;
-            } else if (errno != EEXIST) {
-                return -errno;
-            }
-            *s = c;
-            if (c == '\0')
-                break;
-        }
-    }
-    return 0;
-}
-
 void svc_rmtree(const char *path)
 {
     DIR *d = opendir(path);

@@ -68,9 +68,6 @@ int svc_run(const char *what, const char *netns, const char *user, char *const a
 /* The last bytes of a log file, newlines as " | ", into buf. Returns buf. */
 char *svc_log_tail(const char *path, char *buf, size_t len);
 
-/* mkdir -p with mode; if uid/gid >= 0, chown what it creates. 0 or -errno. */
-int svc_mkdirs(const char *path, int mode, int uid, int gid);
-
 /* rm -rf path (only below a directory the launcher made). Ignores absence. */
 void svc_rmtree(const char *path);
 

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "faultline/optspec.h"
 #include "faultline/target.h"
 #include "svc.h"
 
@@ -24,4 +25,27 @@ const struct fl_target_ops *fl_target_find(const char *kind)
         if (strcmp(launchers[i]->kind, kind) == 0)
             return launchers[i];
     return NULL;
+}
+
+static const char *const kinds[] = {"refstore", "redis-sentinel", "etcd", "postgres", "http", NULL};
+
+/* An HTTP service that runs outside the lab's launchers: only where to reach it. */
+static const struct vspec http_opts[] = {
+    {"kind", VT_STR, NULL, true},   {"primary", VT_REGION, NULL, false},
+    {"port", VT_PORT, NULL, false}, {"health", VT_STR, NULL, false},
+    {NULL, VT_STR, NULL, false},
+};
+
+const char *const *fl_target_kinds(void)
+{
+    return kinds;
+}
+
+const struct vspec *fl_target_schema(const char *kind)
+{
+    const struct fl_target_ops *ops = fl_target_find(kind);
+
+    if (ops != NULL)
+        return ops->options;
+    return kind != NULL && strcmp(kind, "http") == 0 ? http_opts : NULL;
 }

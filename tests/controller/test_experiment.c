@@ -112,6 +112,15 @@ static const struct {
     {"bad/unknown-mix-op.yaml",
      "bad/unknown-mix-op.yaml:5:55: workload.mix: 'get-secert' is not an operation of refstore "
      "preset key-vault (did you mean 'get-secret'?)"},
+    {"bad/model-unknown.yaml", "bad/model-unknown.yaml:5:56: workload.model: unknown value 'sets' "
+                               "(did you mean 'set'?)"},
+    {"bad/model-set-delete.yaml",
+     "bad/model-set-delete.yaml:10:27: workload.mix: 'delete' deletes, which model: set cannot "
+     "have (an acknowledged element must stay, so that data_loss can count every missing one; "
+     "use model: register to test deletes)"},
+    {"bad/model-set-cas.yaml",
+     "bad/model-set-cas.yaml:5:76: workload.mix: 'cas' compares and replaces one value, which "
+     "model: set does not have (use model: register)"},
     {"bad/unknown-zone.yaml", "bad/unknown-zone.yaml:43:63: faults[4].zone: unknown zone "
                               "'north/z2' (did you mean 'north/z1'?)"},
     {"bad/verify-bad-duration.yaml",

@@ -40,7 +40,7 @@ json_t *e2e_json_load(const char *path);
 bool e2e_xml_well_formed(const char *path, char *why, size_t len);
 /*
  * Check the outputs of a finished run in dir: report.json parses and has the
- * DESIGN.md keys, junit.xml (in junit_dir) is well-formed and holds a
+ * keys docs/internals/run.md lists under "Outputs", junit.xml (in junit_dir) is well-formed and holds a
  * testsuite for the experiment, history.jsonl and faults.jsonl parse with
  * the history readers. Fails the current test on any problem. Returns the
  * report (caller decrefs).

@@ -92,6 +92,47 @@ static void junit_should_have_one_suite_per_experiment_and_escape_everything(voi
         json_decref(rs[i]);
 }
 
+/* A verifier with nothing to judge is a failure with its reason, unless allowed. */
+static void junit_should_show_an_inconclusive_verifier_as_a_failure_with_its_reason(void **state)
+{
+    json_t *rs[1], *vs;
+    char path[256], why[256], *x;
+
+    (void)state;
+    vs = json_pack("[{s:s,s:s,s:b,s:b,s:s,s:s,s:b},{s:s,s:s,s:b,s:b,s:s,s:s,s:b},"
+                   "{s:s,s:s,s:b,s:b,s:s}]",
+                   "name", "read_only", "status", "inconclusive", "pass", 0, "skipped", 1, "reason",
+                   "no <read-only> period", "detail", "read_only INCONCLUSIVE", "allowed", 0,
+                   "name", "failback", "status", "inconclusive", "pass", 0, "skipped", 1, "reason",
+                   "never healed", "detail", "failback INCONCLUSIVE", "allowed", 1, "name",
+                   "data_loss", "status", "pass", "pass", 1, "skipped", 0, "detail",
+                   "data_loss passed");
+    assert_string_equal(report_verdict(1, vs), "inconclusive");
+    assert_string_equal(report_verdict(3, vs), "error");
+    rs[0] = json_pack("{s:s,s:s,s:o}", "experiment", "kv", "verdict", report_verdict(1, vs),
+                      "verifiers", vs);
+    x = junit_text(rs, 1, path, sizeof(path));
+    if (!e2e_xml_well_formed(path, why, sizeof(why)))
+        fail_msg("not well-formed: %s\n%s", why, x);
+    assert_non_null(strstr(x, "<testsuite name=\"kv\" tests=\"3\" failures=\"1\" errors=\"0\" "
+                              "skipped=\"1\""));
+    assert_non_null(strstr(x, "<failure type=\"inconclusive\" message=\"read_only inconclusive: "
+                              "no &lt;read-only&gt; period\">"));
+    assert_non_null(strstr(x, "<skipped message=\"never healed\"/>"));
+    free(x);
+    unlink(path);
+    json_decref(rs[0]);
+
+    /* a failure outranks an inconclusive result; an allowed one alone passes */
+    vs = json_pack("[{s:s,s:s},{s:s,s:s,s:b}]", "name", "a", "status", "fail", "name", "b",
+                   "status", "inconclusive", "allowed", 0);
+    assert_string_equal(report_verdict(1, vs), "fail");
+    json_decref(vs);
+    vs = json_pack("[{s:s,s:s,s:b}]", "name", "b", "status", "inconclusive", "allowed", 1);
+    assert_string_equal(report_verdict(0, vs), "pass");
+    json_decref(vs);
+}
+
 static void xml_checker_should_reject_broken_documents(void **state)
 {
     static const char *const bad[] = {
@@ -118,6 +159,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(junit_should_have_one_suite_per_experiment_and_escape_everything),
+        cmocka_unit_test(junit_should_show_an_inconclusive_verifier_as_a_failure_with_its_reason),
         cmocka_unit_test(xml_checker_should_reject_broken_documents),
     };
 

@@ -9,6 +9,9 @@
  *  - the minority side (the isolated old leader, reached by a client next to
  *    it) completes no write at all: every write there fails or times out;
  *  - no acknowledged write is lost after healing.
+ * Before the cut, compare-and-set (a txn comparing the value, or
+ * create_revision 0 for "absent") and the set model (a key per element,
+ * range reads) are checked against the running cluster.
  * Needs root and the etcd-server package.
  */
 #include <stdarg.h>
@@ -44,7 +47,7 @@ static void read_back(const struct fl_driver_ops *d, void *c, const char *key,
     int64_t deadline = fl_now_ns() + 15000 * MS;
 
     do {
-        d->op(c, 0, "get", key, 0, res);
+        svl_op(d, c, "get", key, 0, res);
         if (res->outcome == HIST_OK)
             return;
         usleep(100000);
@@ -99,19 +102,23 @@ static void etcd_should_elect_on_majority_and_complete_no_minority_write(void **
     svl_endpoint(eps, neps, "west", 1, &near);
     if (d->open(&far, 1, 500 * MS, &cf, &e) < 0 || d->open(&near, 1, 500 * MS, &cn, &e) < 0)
         fail_msg("open: %s", e.msg);
-    d->op(cf, 0, "put", "before", 7, &res);
+    svl_op(d, cf, "put", "before", 7, &res);
     assert_int_equal(res.outcome, HIST_OK);
-    d->op(cn, 0, "get", "before", 0, &res);
+    svl_op(d, cn, "get", "before", 0, &res);
     assert_int_equal(res.outcome, HIST_OK);
     assert_int_equal(res.value, 7);
-    d->op(cf, 0, "cas", "before", 9, &res);
-    assert_int_equal(res.outcome, HIST_FAIL); /* exists: compare fails */
+    svl_cas(d, cf, "before", 0, 9, &res);
+    assert_int_equal(res.outcome, HIST_OK); /* exists: compared, not swapped */
+    assert_false(res.swapped);
+    assert_true(res.current_known);
+    assert_int_equal(res.current, 7);
+    svl_check_set_and_cas(d, cf, "put", "get", 1);
 
     t_cut = svl_isolate(svl_hosts[west].addr);
     deadline = t_cut + (ELECTION_MS + 30000) * MS;
     for (i = 0; fl_now_ns() < deadline && n_far < 8192; i++) {
         snprintf(key, sizeof(key), "far%d", n_far);
-        d->op(cf, 0, "put", key, ++v, &res);
+        svl_op(d, cf, "put", key, ++v, &res);
         far_vals[n_far++] = res.outcome == HIST_OK ? v : 0;
         if (res.outcome == HIST_OK) {
             if (streak++ == 0)
@@ -120,7 +127,7 @@ static void etcd_should_elect_on_majority_and_complete_no_minority_write(void **
             streak = 0;
         }
         snprintf(key, sizeof(key), "near%d", i);
-        d->op(cn, 0, "put", key, ++v, &res);
+        svl_op(d, cn, "put", key, ++v, &res);
         if (res.outcome == HIST_OK)
             near_ok++;
         else if (res.outcome == HIST_FAIL)

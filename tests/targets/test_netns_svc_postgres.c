@@ -13,6 +13,9 @@
  *  - no acknowledged write is lost (synchronous replication to the
  *    secondary: the isolated primary cannot acknowledge alone);
  *  - a write refused by the read-only secondary is a refusal (fail).
+ * Before the cut, compare-and-set (conditional UPDATE / INSERT ... ON
+ * CONFLICT DO NOTHING) and the set model (a row per element) are checked
+ * against the primary.
  * Needs root and the postgresql-15 / pg_auto_failover packages.
  */
 #include <stdarg.h>
@@ -92,18 +95,19 @@ static void postgres_should_promote_after_its_timeouts_and_lose_nothing(void **s
     snprintf(far.url, sizeof(far.url), "%s", eps[i].url);
     if (d->open(&far, 1, 1000 * MS, &cf, &e) < 0)
         fail_msg("open: %s", e.msg);
-    d->op(cf, 0, "put", "before", 7, &res);
+    svl_op(d, cf, "put", "before", 7, &res);
     if (res.outcome != HIST_OK)
         fail_msg("put before the cut: %s", res.error);
-    d->op(cf, 0, "get", "before", 0, &res);
+    svl_op(d, cf, "get", "before", 0, &res);
     assert_int_equal(res.value, 7);
+    svl_check_set_and_cas(d, cf, "put", "get", 0);
     /* The secondary on its own refuses writes: "read-only transaction" is a refusal. */
     snprintf(ro.region, sizeof(ro.region), "north");
     snprintf(ro.url, sizeof(ro.url), "host=%s port=5433 dbname=postgres user=postgres",
              svl_hosts[svl_find_region("north")].addr);
     if (d->open(&ro, 1, 1000 * MS, &cro, &e) < 0)
         fail_msg("open: %s", e.msg);
-    d->op(cro, 0, "put", "ro", 1, &res);
+    svl_op(d, cro, "put", "ro", 1, &res);
     if (res.outcome == HIST_FAIL && strstr(res.error, "read-only"))
         ro_refusals++;
     else
@@ -115,7 +119,7 @@ static void postgres_should_promote_after_its_timeouts_and_lose_nothing(void **s
     deadline = t_cut + (UNHEALTHY_MS + DEMOTE_MS + 40000) * MS;
     while (fl_now_ns() < deadline && n < 8192) {
         snprintf(key, sizeof(key), "k%d", n);
-        d->op(cf, 0, "put", key, ++v, &res);
+        svl_op(d, cf, "put", key, ++v, &res);
         vals[n++] = res.outcome == HIST_OK ? v : 0;
         if (res.outcome == HIST_OK) {
             n_ok++;
@@ -155,13 +159,13 @@ static void postgres_should_promote_after_its_timeouts_and_lose_nothing(void **s
         if (!vals[i])
             continue;
         snprintf(key, sizeof(key), "k%zu", i);
-        d->op(cr, 0, "get", key, 0, &res);
+        svl_op(d, cr, "get", key, 0, &res);
         if (res.outcome != HIST_OK)
             fail_msg("read back %s: %s", key, res.error);
         if (res.value != vals[i])
             lost++;
     }
-    d->op(cr, 0, "get", "before", 0, &res);
+    svl_op(d, cr, "get", "before", 0, &res);
     assert_int_equal(res.value, 7);
     status = t->status(st);
     printf("postgres/pg_auto_failover (unhealthy %d ms, demote %d ms, health check 1 s): "

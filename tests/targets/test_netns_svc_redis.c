@@ -11,9 +11,13 @@
  *  - with min-replicas-to-write 0 the old primary keeps acknowledging the
  *    writes of clients that still reach it, and those writes are lost when
  *    it rejoins as a replica (asynchronous replication, split brain);
+ *    (also with the set model: every element it acknowledged to one key is
+ *    gone, the element replicated before the cut stays);
  *  - with min-replicas-to-write 1 the old primary refuses writes with
  *    NOREPLICAS once its replicas' lag passes min-replicas-max-lag: the loss
  *    window is bounded by that lag.
+ * Before the cut, compare-and-set (EVAL) and the set model (SADD/SMEMBERS)
+ * are checked against the running master.
  * Needs root and the redis-server / redis-sentinel packages.
  */
 #include <stdarg.h>
@@ -53,6 +57,7 @@ static void require_redis(void)
 struct run {
     int64_t t_cut, t_heal, rto_ns;
     int near_ok, near_refused, near_info, lost, far_ok_lost;
+    int set_ok, set_lost;    /* set model: elements the old primary acknowledged, and lost */
     int64_t last_near_ok_ns; /* completion of the last write the old primary acknowledged */
 };
 
@@ -92,25 +97,32 @@ static void run_outage(const json_t *cfg, int64_t down_ms, struct run *r)
     svl_endpoint(eps, neps, "west", 1, &near);
     if (d->open(&far, 1, 500 * MS, &cf, &e) < 0 || d->open(&near, 1, 500 * MS, &cn, &e) < 0)
         fail_msg("open: %s", e.msg);
-    d->op(cf, 0, "put", "before", 7, &res);
+    svl_op(d, cf, "put", "before", 7, &res);
     assert_int_equal(res.outcome, HIST_OK);
-    d->op(cf, 0, "get", "before", 0, &res);
+    svl_op(d, cf, "get", "before", 0, &res);
     assert_int_equal(res.outcome, HIST_OK);
     assert_int_equal(res.value, 7);
+    svl_check_set_and_cas(d, cf, "put", "get", 1);
+    svl_set_op(d, cf, "put", "nearset", 1, &res); /* replicated before the cut: kept */
+    assert_int_equal(res.outcome, HIST_OK);
 
     r->t_cut = svl_isolate(svl_hosts[west].addr);
     deadline = r->t_cut + (down_ms + 30000) * MS;
     for (i = 0; fl_now_ns() < deadline && n_near < 4096; i++) {
         snprintf(key, sizeof(key), "far%d", i);
-        d->op(cf, 0, "put", key, ++v, &res);
+        svl_op(d, cf, "put", key, ++v, &res);
         if (res.outcome == HIST_OK) {
             if (streak++ == 0)
                 first_ok = fl_now_ns();
         } else {
             streak = 0;
         }
+        /* Set model: the near client adds one element per round to one key. */
+        svl_set_op(d, cn, "put", "nearset", 1000000 + (uint64_t)i, &res);
+        if (res.outcome == HIST_OK)
+            r->set_ok++;
         snprintf(key, sizeof(key), "near%d", n_near);
-        d->op(cn, 0, "put", key, ++v, &res);
+        svl_op(d, cn, "put", key, ++v, &res);
         near_vals[n_near++] = res.outcome == HIST_OK ? v : 0;
         if (res.outcome == HIST_OK) {
             r->near_ok++;
@@ -155,13 +167,18 @@ static void run_outage(const json_t *cfg, int64_t down_ms, struct run *r)
         if (!near_vals[i])
             continue;
         snprintf(key, sizeof(key), "near%d", i);
-        d->op(cr, 0, "get", key, 0, &res);
+        svl_op(d, cr, "get", key, 0, &res);
         assert_int_equal(res.outcome, HIST_OK);
         if (res.value != near_vals[i])
             r->lost++;
     }
-    d->op(cr, 0, "get", "before", 0, &res);
+    svl_op(d, cr, "get", "before", 0, &res);
     assert_int_equal(res.value, 7); /* replicated before the cut: kept */
+    svl_set_op(d, cr, "get", "nearset", 0, &res);
+    assert_int_equal(res.outcome, HIST_OK);
+    assert_true(res.nelems >= 1);
+    assert_int_equal(res.elems[0], 1);
+    r->set_lost = r->set_ok - (int)(res.nelems - 1);
     d->close(cf);
     d->close(cn);
     d->close(cr);
@@ -190,6 +207,10 @@ static void redis_sentinel_should_fail_over_and_lose_old_primary_writes(void **s
     /* Split brain: the isolated primary kept acknowledging, and all of it was lost. */
     assert_true(r.near_ok > 0);
     assert_int_equal(r.lost, r.near_ok);
+    /* The same with the set model: every element it acknowledged is gone, the first stays. */
+    printf("set model: old primary acknowledged %d elements, %d lost\n", r.set_ok, r.set_lost);
+    assert_true(r.set_ok > 0);
+    assert_int_equal(r.set_lost, r.set_ok);
     assert_int_equal(r.near_refused, 0);
 }
 

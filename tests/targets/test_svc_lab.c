@@ -242,3 +242,80 @@ void svl_endpoint(const struct fl_target_endpoint *eps, size_t n, const char *re
         }
     fail_msg("no endpoint for region %s", region);
 }
+
+void svl_op(const struct fl_driver_ops *d, void *conn, const char *op, const char *key,
+            uint64_t value, struct fl_op_result *res)
+{
+    struct fl_op_req q = {.op = op, .key = key, .kind = fl_driver_kind(d, op), .value = value};
+
+    d->op(conn, 0, &q, res);
+}
+
+void svl_cas(const struct fl_driver_ops *d, void *conn, const char *key, uint64_t expected,
+             uint64_t value, struct fl_op_result *res)
+{
+    struct fl_op_req q = {
+        .op = "cas", .key = key, .kind = FL_OP_CAS, .value = value, .expected = expected};
+
+    d->op(conn, 0, &q, res);
+}
+
+void svl_set_op(const struct fl_driver_ops *d, void *conn, const char *op, const char *key,
+                uint64_t value, struct fl_op_result *res)
+{
+    struct fl_op_req q = {
+        .op = op, .key = key, .kind = fl_driver_kind(d, op), .set_model = true, .value = value};
+
+    d->op(conn, 0, &q, res);
+}
+
+void svl_check_set_and_cas(const struct fl_driver_ops *d, void *conn, const char *writer,
+                           const char *reader, int current_known)
+{
+    static const uint64_t s1[] = {3, 5, 9}, s10[] = {4};
+    struct fl_op_result r;
+    size_t i;
+
+    svl_cas(d, conn, "cas1", 0, 11, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_true(r.swapped);
+    svl_cas(d, conn, "cas1", 11, 12, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_true(r.swapped);
+    svl_cas(d, conn, "cas1", 11, 13, &r); /* stale expected value: compared, no swap */
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_false(r.swapped);
+    if (current_known) {
+        assert_true(r.current_known);
+        assert_int_equal(r.current, 12);
+    }
+    svl_cas(d, conn, "cas1", 0, 14, &r); /* "absent" but present */
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_false(r.swapped);
+    svl_op(d, conn, reader, "cas1", 0, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_int_equal(r.value, 12);
+
+    svl_set_op(d, conn, writer, "s1", 5, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    svl_set_op(d, conn, writer, "s1", 3, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    svl_set_op(d, conn, writer, "s1", 5, &r); /* again: still one element */
+    assert_int_equal(r.outcome, HIST_OK);
+    svl_set_op(d, conn, writer, "s1", 9, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    svl_set_op(d, conn, writer, "s10", 4, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    svl_set_op(d, conn, reader, "s1", 0, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_int_equal(r.nelems, 3);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(r.elems[i], s1[i]);
+    svl_set_op(d, conn, reader, "s10", 0, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_int_equal(r.nelems, 1);
+    assert_int_equal(r.elems[0], s10[0]);
+    svl_set_op(d, conn, reader, "s2", 0, &r);
+    assert_int_equal(r.outcome, HIST_OK);
+    assert_int_equal(r.nelems, 0);
+}

@@ -69,4 +69,24 @@ int svl_test_teardown(void **state);
 void svl_endpoint(const struct fl_target_endpoint *eps, size_t n, const char *region, int near,
                   struct fl_endpoint *out);
 
+/* One register-model operation named op (its kind from the driver) on endpoint 0. */
+void svl_op(const struct fl_driver_ops *d, void *conn, const char *op, const char *key,
+            uint64_t value, struct fl_op_result *res);
+/* Compare-and-set on endpoint 0: expected (0 = absent) -> value. */
+void svl_cas(const struct fl_driver_ops *d, void *conn, const char *key, uint64_t expected,
+             uint64_t value, struct fl_op_result *res);
+/*
+ * Set and cas against a running service through conn: cas from absent,
+ * from the right and a wrong value, from "absent" on a present key (ok, not
+ * swapped; current_known: the driver reports the value it found); set writes
+ * with a duplicate, on two neighbouring keys ("s1", "s10"); set reads return
+ * exactly each key's elements, sorted; an unwritten key reads as empty.
+ * writer / reader are the mix names of a write and a read.
+ */
+void svl_check_set_and_cas(const struct fl_driver_ops *d, void *conn, const char *writer,
+                           const char *reader, int current_known);
+/* A set-model operation on endpoint 0: op a write adds element value, a read returns the set. */
+void svl_set_op(const struct fl_driver_ops *d, void *conn, const char *op, const char *key,
+                uint64_t value, struct fl_op_result *res);
+
 #endif

@@ -6,12 +6,17 @@
  * conflict feed, and each bug switch doing exactly its damage. A region is
  * "lost" by SIGSTOPping its replicas: heartbeats then time out exactly as in
  * a silent partition (the netns test does it with a real link cut).
+ * Also: a returning write region catches up before it takes the write role
+ * back, and the failback handover loses no acknowledged write; the set
+ * model and compare-and-set of the client API.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +77,44 @@ static void kv_pair(const char *extra)
              "\"heartbeat\":\"100ms\",\"lag\":\"20ms\",\"forward_timeout\":\"300ms\"%s%s}",
              extra ? "," : "", extra ? extra : "");
     start(cfg);
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *arg)
+{
+    size_t have = strlen(arg), add = sz * n;
+
+    if (have + add >= 65536)
+        add = 65535 - have;
+    memcpy((char *)arg + have, p, add);
+    ((char *)arg)[have + add] = '\0';
+    return sz * n;
+}
+
+/* POST body to node's path; returns the HTTP status, *out the parsed answer (or NULL). */
+static long post(struct rsh_node *node, const char *path, const char *body, json_t **out)
+{
+    static __thread char buf[65536];
+    char url[256];
+    long status = 0;
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    CURL *c = curl_easy_init();
+
+    buf[0] = '\0';
+    snprintf(url, sizeof(url), "http://%s:%d%s", node->addr, node->port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 4000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    if (out)
+        *out = status ? json_loads(buf, 0, NULL) : NULL;
+    return status;
 }
 
 static int check_config(const char *cfg)
@@ -458,6 +501,364 @@ static void cosmos_without_auto_failover_should_lose_write_availability(void **s
     rsh_resume(&nodes[0]);
 }
 
+/* "e1,e2,..." of an answer's elements (or "none"). */
+static const char *elems(json_t *o, char *buf, size_t len)
+{
+    json_t *a = json_object_get(o, "elements"), *x;
+    size_t i, n = 0;
+
+    if (!json_is_array(a))
+        return "none";
+    buf[0] = '\0';
+    json_array_foreach(a, i, x)
+    {
+        n += (size_t)snprintf(buf + n, len - n, "%s%" JSON_INTEGER_FORMAT, i ? "," : "",
+                              json_integer_value(x));
+        if (n >= len)
+            break;
+    }
+    return buf;
+}
+
+/* POST /v1/op body; the answer's status, elements into buf, region into region. */
+static long op_set(struct rsh_node *n, const char *body, char *buf, size_t len, char *region)
+{
+    json_t *o;
+    long st = post(n, "/v1/op", body, &o);
+
+    elems(o, buf, len);
+    if (region)
+        snprintf(region, 64, "%s", json_string_value(json_object_get(o, "region")) ?: "");
+    json_decref(o);
+    return st;
+}
+
+/*
+ * The race of a returning write region, pinned: west learns that north is
+ * the write region from a third replica (the test's heartbeat as "east")
+ * before it has heard north itself. It must not take the write role back
+ * with its stale store (north would then fence its acknowledged writes into
+ * its conflict feed and resync from west); it stays a read region, catches
+ * up from north when north answers, and the role comes back by a handover
+ * that loses nothing.
+ */
+static void returning_write_region_should_catch_up_before_taking_the_role(void **state)
+{
+    uint64_t v;
+    char code[64], region[64], buf[256];
+
+    cosmos_two("session", "\"lag\":\"400ms\"");
+    assert_int_equal(rsh_op(&nodes[0], "upsert", "k0", 1, &v, code, region), 200);
+    rsh_sleep_ms(700);
+    rsh_pause(&nodes[0]);
+    assert_true(rsh_wait_str(&nodes[1], "write_region", "north", 3000));
+    assert_int_equal(rsh_op(&nodes[1], "upsert", "k1", 7, &v, code, region), 200);
+    assert_string_equal(region, "north");
+    assert_int_equal(op_set(&nodes[1],
+                            "{\"op\":\"upsert\",\"key\":\"s\",\"value\":11,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     200);
+    rsh_pause(&nodes[1]);
+    rsh_resume(&nodes[0]);
+    assert_int_equal(post(&nodes[0], "/v1/internal/heartbeat",
+                          "{\"id\":\"east-z1-h1\",\"region\":\"east\",\"write_region\":\"north\","
+                          "\"epoch\":1,\"current\":true}",
+                          NULL),
+                     200);
+    /* Longer than failover_after: west has not heard north since before its pause. */
+    rsh_sleep_ms(1000);
+    assert_string_equal(rsh_status_str(&nodes[0], "write_region", buf, sizeof(buf)), "north");
+    assert_string_equal(rsh_status_str(&nodes[0], "role", buf, sizeof(buf)), "read");
+    assert_false(rsh_status_bool(&nodes[0], "current"));
+    assert_int_equal(rsh_status_int(&nodes[0], "failovers"), 0);
+    rsh_resume(&nodes[1]);
+    assert_true(rsh_wait_str(&nodes[0], "write_region", "west", 5000));
+    assert_true(rsh_wait_str(&nodes[1], "write_region", "west", 2000));
+    assert_int_equal(rsh_status_int(&nodes[0], "failbacks"), 1);
+    assert_int_equal(rsh_status_int(&nodes[0], "failovers"), 0);
+    assert_int_equal(rsh_status_int(&nodes[1], "conflicts"), 0);
+    assert_int_equal(rsh_op(&nodes[0], "read", "k1", 0, &v, code, region), 200);
+    assert_int_equal(v, 7);
+    assert_int_equal(op_set(&nodes[0], "{\"op\":\"read\",\"key\":\"s\",\"model\":\"set\"}", buf,
+                            sizeof(buf), region),
+                     200);
+    assert_string_equal(buf, "11");
+    rsh_sleep_ms(700);
+    assert_int_equal(rsh_op(&nodes[1], "read", "k1", 0, &v, code, region), 200);
+    assert_int_equal(v, 7);
+}
+
+#define WKEYS 10
+
+struct writer {
+    struct rsh_node *node;
+    volatile int stop;
+    uint64_t acked[WKEYS];
+    int ok, fails, infos;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    uint64_t val = 1;
+    char key[16], code[64];
+
+    while (!w->stop) {
+        int k = (int)(val % WKEYS), st;
+
+        snprintf(key, sizeof(key), "h%d", k);
+        st = rsh_op(w->node, "upsert", key, val, NULL, code, NULL);
+        if (st == 200) {
+            w->acked[k] = val;
+            w->ok++;
+        } else if (st == 504 || st == 0) {
+            w->infos++;
+        } else {
+            fprintf(stderr, "write %s=%" PRIu64 ": %d %s\n", key, val, st, code);
+            w->fails++;
+        }
+        val++;
+        rsh_sleep_ms(4);
+    }
+    return NULL;
+}
+
+/*
+ * Failback under load: writes keep arriving at north (the write region
+ * after the failover) while west returns, catches up and takes the role
+ * back. Every acknowledged write is still there afterwards, in both
+ * regions; no write was refused; nothing went to a conflict feed.
+ */
+static void failback_handover_should_lose_no_acknowledged_write(void **state)
+{
+    struct writer w;
+    pthread_t t;
+    uint64_t v;
+    char code[64], region[64], key[16];
+    int k;
+
+    cosmos_two("session", "\"lag\":\"400ms\"");
+    rsh_pause(&nodes[0]);
+    assert_true(rsh_wait_str(&nodes[1], "write_region", "north", 3000));
+    memset(&w, 0, sizeof(w));
+    w.node = &nodes[1];
+    assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+    rsh_sleep_ms(500);
+    rsh_resume(&nodes[0]);
+    if (!rsh_wait_str(&nodes[0], "write_region", "west", 6000)) {
+        w.stop = 1;
+        pthread_join(t, NULL);
+        fail_msg("west did not take the write role back while writes went on");
+    }
+    rsh_sleep_ms(700);
+    w.stop = 1;
+    pthread_join(t, NULL);
+    fprintf(stderr, "writes: %d acknowledged, %d refused, %d unknown\n", w.ok, w.fails, w.infos);
+    rsh_sleep_ms(1000);
+    for (k = 0; k < WKEYS; k++) {
+        snprintf(key, sizeof(key), "h%d", k);
+        assert_int_equal(rsh_op(&nodes[0], "read", key, 0, &v, code, region), 200);
+        if (v < w.acked[k])
+            fail_msg("west: %s = %" PRIu64 ", acknowledged %" PRIu64, key, v, w.acked[k]);
+        assert_int_equal(rsh_op(&nodes[1], "read", key, 0, &v, code, region), 200);
+        if (v < w.acked[k])
+            fail_msg("north: %s = %" PRIu64 ", acknowledged %" PRIu64, key, v, w.acked[k]);
+    }
+    assert_true(w.ok > 100);
+    assert_int_equal(w.fails, 0);
+    assert_int_equal(rsh_status_int(&nodes[0], "conflicts"), 0);
+    assert_int_equal(rsh_status_int(&nodes[1], "conflicts"), 0);
+    assert_int_equal(rsh_status_int(&nodes[0], "failbacks"), 1);
+}
+
+static void set_model_should_accumulate_and_replicate(void **state)
+{
+    char buf[256], region[64];
+    uint64_t v;
+    char code[64];
+
+    cosmos_two("session", "\"lag\":\"10ms\"");
+    assert_int_equal(op_set(&nodes[0],
+                            "{\"op\":\"upsert\",\"key\":\"s\",\"value\":5,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     200);
+    assert_int_equal(op_set(&nodes[0],
+                            "{\"op\":\"create\",\"key\":\"s\",\"value\":3,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     200);
+    /* idempotent per element */
+    assert_int_equal(op_set(&nodes[0],
+                            "{\"op\":\"upsert\",\"key\":\"s\",\"value\":5,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     200);
+    /* a read region forwards set writes like writes */
+    assert_int_equal(op_set(&nodes[1],
+                            "{\"op\":\"replace\",\"key\":\"s\",\"value\":9,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     200);
+    assert_string_equal(region, "west");
+    assert_int_equal(op_set(&nodes[0], "{\"op\":\"read\",\"key\":\"s\",\"model\":\"set\"}", buf,
+                            sizeof(buf), region),
+                     200);
+    assert_string_equal(buf, "3,5,9");
+    rsh_sleep_ms(300);
+    assert_int_equal(op_set(&nodes[1], "{\"op\":\"read\",\"key\":\"s\",\"model\":\"set\"}", buf,
+                            sizeof(buf), region),
+                     200);
+    assert_string_equal(region, "north");
+    assert_string_equal(buf, "3,5,9");
+    /* a key nobody added to is an empty set; set adds leave the register alone */
+    assert_int_equal(op_set(&nodes[1], "{\"op\":\"read\",\"key\":\"none\",\"model\":\"set\"}", buf,
+                            sizeof(buf), region),
+                     200);
+    assert_string_equal(buf, "");
+    assert_int_equal(rsh_op(&nodes[0], "read", "s", 0, &v, code, region), 200);
+    assert_int_equal(v, 0);
+    assert_int_equal(op_set(&nodes[0],
+                            "{\"op\":\"upsert\",\"key\":\"s\",\"value\":0,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     400);
+    assert_int_equal(op_set(&nodes[0],
+                            "{\"op\":\"upsert\",\"key\":\"s\",\"value\":1,"
+                            "\"model\":\"bag\"}",
+                            buf, sizeof(buf), region),
+                     400);
+}
+
+/* cas: status, swapped, value after. */
+static long cas(struct rsh_node *n, const char *key, uint64_t expected, uint64_t value,
+                bool *swapped, uint64_t *after, char *region)
+{
+    char body[256], exp[32];
+    json_t *o;
+    long st;
+
+    if (expected)
+        snprintf(exp, sizeof(exp), "%" PRIu64, expected);
+    else
+        snprintf(exp, sizeof(exp), "null");
+    snprintf(body, sizeof(body),
+             "{\"op\":\"cas\",\"key\":\"%s\",\"expected\":%s,\"value\":%" PRIu64 "}", key, exp,
+             value);
+    st = post(n, "/v1/op", body, &o);
+    *swapped = json_is_true(json_object_get(o, "swapped"));
+    *after = (uint64_t)json_integer_value(json_object_get(o, "value"));
+    if (region)
+        snprintf(region, 64, "%s", json_string_value(json_object_get(o, "region")) ?: "");
+    json_decref(o);
+    return st;
+}
+
+struct incr {
+    struct rsh_node *node;
+    int done, tries;
+};
+
+static void *incr_main(void *arg)
+{
+    struct incr *c = arg;
+    uint64_t cur = 1, after;
+    bool swapped;
+
+    while (c->done < 25 && c->tries < 2000) {
+        c->tries++;
+        if (cas(c->node, "n", cur, cur + 1, &swapped, &after, NULL) != 200)
+            continue;
+        if (swapped) {
+            c->done++;
+            cur++;
+        } else {
+            cur = after;
+        }
+    }
+    return NULL;
+}
+
+static void cas_should_compare_and_set_atomically(void **state)
+{
+    bool sw;
+    uint64_t after, v;
+    char region[64], code[64], buf[128];
+    struct incr inc[4];
+    pthread_t t[4];
+    int i;
+
+    cosmos_two("session", "\"lag\":\"10ms\",\"replication\":\"sync\"");
+    assert_int_equal(cas(&nodes[0], "c", 0, 1, &sw, &after, region), 200);
+    assert_true(sw);
+    assert_int_equal(after, 1);
+    /* null expected: the key must be absent */
+    assert_int_equal(cas(&nodes[0], "c", 0, 2, &sw, &after, region), 200);
+    assert_false(sw);
+    assert_int_equal(after, 1);
+    assert_int_equal(cas(&nodes[0], "c", 5, 2, &sw, &after, region), 200);
+    assert_false(sw);
+    assert_int_equal(after, 1);
+    /* forwarded to the write region like every write */
+    assert_int_equal(cas(&nodes[1], "c", 1, 2, &sw, &after, region), 200);
+    assert_true(sw);
+    assert_int_equal(after, 2);
+    assert_string_equal(region, "west");
+    assert_int_equal(rsh_op(&nodes[1], "read", "c", 0, &v, code, region), 200);
+    assert_int_equal(v, 2); /* sync: replicated before it was acknowledged */
+    assert_int_equal(
+        op_set(&nodes[0], "{\"op\":\"cas\",\"key\":\"c\",\"value\":3}", buf, sizeof(buf), region),
+        400);
+    assert_int_equal(op_set(&nodes[0], "{\"op\":\"cas\",\"key\":\"c\",\"expected\":2,\"value\":0}",
+                            buf, sizeof(buf), region),
+                     400);
+    /* four clients through both regions: every swap counts exactly once */
+    assert_int_equal(cas(&nodes[0], "n", 0, 1, &sw, &after, region), 200);
+    for (i = 0; i < 4; i++) {
+        inc[i] = (struct incr){.node = &nodes[i % 2]};
+        assert_int_equal(pthread_create(&t[i], NULL, incr_main, &inc[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(inc[i].done, 25);
+    }
+    assert_int_equal(rsh_op(&nodes[0], "read", "n", 0, &v, code, region), 200);
+    assert_int_equal(v, 101);
+}
+
+static void key_vault_read_only_should_refuse_set_writes_and_cas(void **state)
+{
+    char buf[128], region[64];
+    bool sw;
+    uint64_t after;
+
+    kv_pair("\"replication\":\"sync\"");
+    assert_int_equal(op_set(&nodes[1],
+                            "{\"op\":\"set-secret\",\"key\":\"s\",\"value\":4,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     200);
+    assert_string_equal(region, "west");
+    assert_int_equal(cas(&nodes[1], "c", 0, 8, &sw, &after, region), 200);
+    assert_true(sw);
+    assert_string_equal(region, "west");
+    rsh_pause(&nodes[0]);
+    assert_true(rsh_wait_bool(&nodes[1], "read_only", true, 3000));
+    assert_int_equal(op_set(&nodes[1],
+                            "{\"op\":\"set-secret\",\"key\":\"s\",\"value\":5,"
+                            "\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     403);
+    assert_int_equal(cas(&nodes[1], "c", 8, 9, &sw, &after, region), 403);
+    assert_int_equal(op_set(&nodes[1], "{\"op\":\"get-secret\",\"key\":\"s\",\"model\":\"set\"}",
+                            buf, sizeof(buf), region),
+                     200);
+    assert_string_equal(region, "north");
+    assert_string_equal(buf, "4");
+    rsh_resume(&nodes[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +884,12 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(cosmos_without_auto_failover_should_lose_write_availability,
                                   teardown),
+        cmocka_unit_test_teardown(returning_write_region_should_catch_up_before_taking_the_role,
+                                  teardown),
+        cmocka_unit_test_teardown(failback_handover_should_lose_no_acknowledged_write, teardown),
+        cmocka_unit_test_teardown(set_model_should_accumulate_and_replicate, teardown),
+        cmocka_unit_test_teardown(cas_should_compare_and_set_atomically, teardown),
+        cmocka_unit_test_teardown(key_vault_read_only_should_refuse_set_writes_and_cas, teardown),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -266,9 +266,11 @@ static void read_only_should_fail_when_nothing_is_served_past_the_failover_bound
     build_kv(&h, &fs, false, false); /* reads refused from the fault on */
     kv_config(&cfg);
     cfg.read_only.grace_ns = 0;
-    /* failover.max 180s > the 30 s fault: nothing could be expected yet */
+    /* failover.max 180s > the 30 s fault: nothing could be expected yet, so
+     * nothing was judged: inconclusive, never a pass */
     assert_int_equal(vfy_read_only_check(&h, &fs, &cfg, &r, NULL), 0);
-    assert_true(r.pass);
+    assert_false(r.pass);
+    assert_int_equal(r.status, VFY_INCONCLUSIVE);
     assert_non_null(strstr(r.detail, "no read-only period was observed"));
     vfy_result_free(&r);
     /* failover.max 5s: read-only was due at 5 s; the refused reads after it fail */
@@ -623,11 +625,23 @@ static void run_all_should_run_enabled_verifiers_and_conjoin(void **state)
     json_decref(j);
     vfy_results_free(&rs);
 
-    /* no faults: fault-bound verifiers are skipped, not failed */
+    /* no faults: fault-bound verifiers are inconclusive, not failed, and the
+     * run does not pass unless allow_inconclusive names them */
     fs.n = 0;
     assert_int_equal(vfy_run_all(&h, &fs, &cfg, &rs, NULL), 0);
     assert_true(rs.r[0].skipped);
+    assert_int_equal(rs.r[0].status, VFY_INCONCLUSIVE);
+    assert_false(vfy_results_pass(&rs));
+    assert_string_equal(vfy_results_verdict(&rs), "inconclusive");
+    vfy_results_free(&rs);
+    cfg.allow_inconclusive.n = 3;
+    strcpy(cfg.allow_inconclusive.name[0], "failover");
+    strcpy(cfg.allow_inconclusive.name[1], "failback");
+    strcpy(cfg.allow_inconclusive.name[2], "read_only");
+    assert_int_equal(vfy_run_all(&h, &fs, &cfg, &rs, NULL), 0);
+    assert_true(rs.r[0].allowed);
     assert_true(vfy_results_pass(&rs));
+    assert_string_equal(vfy_results_verdict(&rs), "pass");
     vfy_results_free(&rs);
     hist_free(&h);
     hist_faults_free(&fs);

@@ -1,8 +1,9 @@
 /*
  * The history contract: interning, appending, merging, stable sorting, the
- * history.jsonl / faults.jsonl round trip, and "path:line: what" errors for
- * bad lines. Also: verifiers give the same verdicts on an unsorted history
- * and name records by their number in the caller's history.
+ * history.jsonl / faults.jsonl round trip (register, compare-and-set and
+ * set-model records), and "path:line: what" errors for bad lines. Also:
+ * verifiers give the same verdicts on an unsorted history and name records
+ * by their number in the caller's history.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +178,221 @@ static void history_should_name_path_and_line_of_bad_records(void **state)
                "1: \"final\" is only allowed on reads");
 }
 
+/* A record like tl_op's, for hist_append_cas / hist_append_set_read. */
+static struct hist_op rec(struct hist *h, uint32_t client, const char *op, bool is_write,
+                          const char *key, uint64_t value, int64_t at_ms, int outcome)
+{
+    struct hist_op o;
+
+    memset(&o, 0, sizeof(o));
+    o.client = client;
+    o.op = (uint16_t)hist_intern(&h->op_names, op);
+    o.is_write = is_write;
+    o.key = (uint32_t)hist_intern(&h->keys, key);
+    o.value = value;
+    o.invoke_ns = at_ms * MS;
+    o.complete_ns = (at_ms + 1) * MS;
+    o.outcome = (uint8_t)outcome;
+    return o;
+}
+
+/* Write h to a temporary history.jsonl and load it into back. */
+static void write_and_load(const struct hist *h, struct hist *back)
+{
+    char path[] = "/tmp/vfy-rt2-XXXXXX";
+    struct fl_err e;
+    FILE *f = fdopen(mkstemp(path), "w");
+
+    assert_non_null(f);
+    assert_int_equal(hist_write_jsonl(f, h), 0);
+    fclose(f);
+    assert_int_equal(hist_init(back), 0);
+    fl_err_clear(&e);
+    if (hist_load_jsonl(path, back, &e) != 0)
+        fail_msg("load: %s", e.msg);
+    unlink(path);
+}
+
+static void assert_same_history(const struct hist *a, const struct hist *b)
+{
+    size_t i, j, na, nb;
+
+    assert_int_equal(a->n, b->n);
+    for (i = 0; i < a->n; i++) {
+        const struct hist_op *x = &a->ops[i], *y = &b->ops[i];
+        const uint64_t *ea = hist_set_elems(a, x, &na), *eb = hist_set_elems(b, y, &nb);
+
+        assert_int_equal(x->value, y->value);
+        assert_int_equal(x->is_write, y->is_write);
+        assert_int_equal(x->outcome, y->outcome);
+        assert_int_equal(x->flags, y->flags);
+        assert_int_equal(hist_cas_expected(a, x), hist_cas_expected(b, y));
+        assert_string_equal(a->keys.s[x->key], b->keys.s[y->key]);
+        assert_int_equal(na, nb);
+        assert_int_equal(ea == NULL, eb == NULL);
+        for (j = 0; j < na; j++)
+            assert_int_equal(ea[j], eb[j]);
+    }
+}
+
+static void history_should_round_trip_cas_and_set_records(void **state)
+{
+    const uint64_t elems[] = {30, 10, 20, 10}; /* unsorted, one duplicate */
+    struct hist h, back, merged;
+    struct hist_op o;
+    const uint64_t *e;
+    size_t n;
+
+    assert_int_equal(hist_init(&h), 0);
+    o = rec(&h, 1, "cas", true, "r", 7, 1, HIST_OK);
+    o.flags = HIST_F_SWAPPED;
+    assert_int_equal(hist_append_cas(&h, &o, 5), 0); /* 0: swapped 5 -> 7 */
+    o = rec(&h, 2, "cas", true, "r", 8, 2, HIST_OK);
+    assert_int_equal(hist_append_cas(&h, &o, 0), 0); /* 1: absent -> 8, no match */
+    o = rec(&h, 3, "cas", true, "r", 9, 3, HIST_INFO);
+    o.flags = HIST_F_SWAPPED;                        /* dropped: only an ok cas can have swapped */
+    assert_int_equal(hist_append_cas(&h, &o, 7), 0); /* 2 */
+    o = rec(&h, 4, "add", true, "s", 10, 4, HIST_OK);
+    o.flags = HIST_F_SET;
+    assert_int_equal(hist_append(&h, &o), 0); /* 3: set write */
+    o = rec(&h, 5, "members", false, "s", 0, 5, HIST_OK);
+    assert_int_equal(hist_append_set_read(&h, &o, elems, 4), 0); /* 4 */
+    o = rec(&h, 5, "members", false, "s", 0, 6, HIST_OK);
+    assert_int_equal(hist_append_set_read(&h, &o, NULL, 0), 0); /* 5: the empty set */
+    o = rec(&h, 5, "members", false, "s", 0, 7, HIST_FAIL);
+    o.flags = HIST_F_SET;
+    assert_int_equal(hist_append(&h, &o), 0);              /* 6: no answer */
+    tl_op(&h, 6, "put", true, "r", 11, "", 8, 9, HIST_OK); /* 7: register */
+
+    assert_true(h.ops[0].is_write && (h.ops[0].flags & HIST_F_CAS));
+    assert_int_equal(h.ops[0].flags & HIST_F_SWAPPED, HIST_F_SWAPPED);
+    assert_int_equal(h.ops[1].flags & HIST_F_SWAPPED, 0);
+    assert_int_equal(h.ops[2].flags & HIST_F_SWAPPED, 0);
+    assert_int_equal(hist_cas_expected(&h, &h.ops[0]), 5);
+    assert_int_equal(hist_cas_expected(&h, &h.ops[1]), 0);
+    assert_int_equal(hist_cas_expected(&h, &h.ops[7]), 0);
+    e = hist_set_elems(&h, &h.ops[4], &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(e[0], 10);
+    assert_int_equal(e[1], 20);
+    assert_int_equal(e[2], 30);
+    assert_non_null(hist_set_elems(&h, &h.ops[5], &n));
+    assert_int_equal(n, 0);
+    assert_null(hist_set_elems(&h, &h.ops[6], &n));
+    assert_null(hist_set_elems(&h, &h.ops[3], &n));
+
+    write_and_load(&h, &back);
+    assert_same_history(&h, &back);
+
+    assert_int_equal(hist_init(&merged), 0);
+    tl_op(&merged, 9, "get", false, "other", 0, "", 0, 1, HIST_OK);
+    assert_int_equal(hist_merge(&merged, &back), 0);
+    assert_int_equal(merged.n, h.n + 1);
+    assert_int_equal(hist_cas_expected(&merged, &merged.ops[1]), 5);
+    e = hist_set_elems(&merged, &merged.ops[5], &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(e[2], 30);
+    hist_free(&h);
+    hist_free(&back);
+    hist_free(&merged);
+}
+
+#define REC(type, extra)                                                              \
+    "{\"client\":1,\"op\":\"x\",\"type\":\"" type "\",\"key\":\"k\",\"invoke_ns\":1," \
+    "\"complete_ns\":2,\"outcome\":\"ok\"" extra "}\n"
+
+static void history_should_name_bad_cas_and_set_records(void **state)
+{
+    expect_bad(GOOD REC("cas", ",\"value\":[1],\"swapped\":true"),
+               "2: \"value\" must be [expected, new] on a cas");
+    expect_bad(REC("cas", ",\"value\":[1,2,3],\"swapped\":true"),
+               "1: \"value\" must be [expected, new] on a cas");
+    expect_bad(REC("cas", ",\"value\":7,\"swapped\":true"),
+               "1: \"value\" must be [expected, new] on a cas");
+    expect_bad(REC("cas", ",\"value\":[\"a\",2],\"swapped\":true"),
+               "1: \"value\" elements must be integers or null");
+    expect_bad(REC("cas", ",\"value\":[1,2.5],\"swapped\":true"),
+               "1: \"value\" elements must be integers or null");
+    expect_bad(REC("cas", ",\"value\":[-1,2],\"swapped\":true"),
+               "1: \"value\" elements must not be negative");
+    expect_bad(REC("cas", ",\"value\":[1,2]"),
+               "1: \"swapped\" missing (required on a cas with outcome ok)");
+    expect_bad(REC("cas", ",\"value\":[1,2],\"swapped\":\"yes\""),
+               "1: \"swapped\" must be true or false");
+    expect_bad(REC("write", ",\"value\":2,\"swapped\":true"),
+               "1: \"swapped\" is only allowed on a cas");
+    expect_bad(REC("read", ",\"value\":2,\"swapped\":false"),
+               "1: \"swapped\" is only allowed on a cas");
+    expect_bad(REC("write", ",\"value\":[1,2]"), "1: \"value\" must be a number or null");
+    expect_bad(REC("read", ",\"model\":\"set\",\"value\":[1,\"x\"]"),
+               "1: \"value\" elements must be integers");
+    expect_bad(REC("read", ",\"model\":\"set\",\"value\":[1,null]"),
+               "1: \"value\" elements must be integers");
+    expect_bad(REC("read", ",\"model\":\"set\",\"value\":[1,[2]]"),
+               "1: \"value\" elements must be integers");
+    expect_bad(REC("read", ",\"model\":\"set\",\"value\":[3,-1]"),
+               "1: \"value\" elements must not be negative");
+    expect_bad(REC("read", ",\"model\":\"set\",\"value\":4"),
+               "1: \"value\" must be an array of elements on a read with \"model\":\"set\"");
+    expect_bad(REC("write", ",\"model\":\"set\",\"value\":[4]"),
+               "1: \"value\" must be a number or null on a set write");
+    expect_bad(REC("write", ",\"model\":\"bag\",\"value\":4"),
+               "1: \"model\" must be \"register\" or \"set\"");
+    expect_bad(REC("cas", ",\"model\":\"set\",\"value\":[1,2],\"swapped\":true"),
+               "1: \"model\" \"set\" does not take a cas");
+}
+
+/* The loader reads any key order, skips unknown keys whatever they hold, and
+ * takes CRLF, blank lines, a last line without newline and lines of megabytes. */
+static void history_should_read_any_layout_of_lines(void **state)
+{
+    const size_t big = 400000;
+    size_t len = 0, cap = big * 12 + 4096, i, n;
+    char *text = malloc(cap), *path;
+    const uint64_t *e;
+    struct fl_err err;
+    struct hist h;
+
+    assert_non_null(text);
+    len += (size_t)snprintf(text + len, cap - len,
+                            "{\"outcome\":\"ok\",\"extra\":{\"a\":[1,{\"b\":null}]},\"value\":"
+                            "[null,5],\"swapped\":false,\"type\":\"cas\",\"key\":17,"
+                            "\"complete_ns\":2,\"invoke_ns\":1,\"op\":\"c\",\"client\":3}\r\n\n");
+    len += (size_t)snprintf(text + len, cap - len,
+                            "{\"client\":1,\"op\":\"m\",\"type\":\"read\",\"model\":\"set\","
+                            "\"key\":\"s\",\"invoke_ns\":1,\"complete_ns\":2,\"outcome\":\"ok\","
+                            "\"value\":[");
+    for (i = big; i > 0; i--)
+        len += (size_t)snprintf(text + len, cap - len, "%zu%s", i * 3, i > 1 ? "," : "]}\n");
+    len += (size_t)snprintf(text + len, cap - len, "%s", GOOD);
+    text[len - 1] = '\0'; /* no newline after the last record */
+    path = write_tmp(text);
+    assert_int_equal(hist_init(&h), 0);
+    fl_err_clear(&err);
+    if (hist_load_jsonl(path, &h, &err) != 0)
+        fail_msg("load: %s", err.msg);
+    assert_int_equal(h.n, 3);
+    assert_string_equal(h.keys.s[h.ops[0].key], "17");
+    assert_int_equal(h.ops[0].client, 3);
+    assert_int_equal(h.ops[0].value, 5);
+    assert_int_equal(h.ops[0].flags, HIST_F_CAS);
+    e = hist_set_elems(&h, &h.ops[1], &n);
+    assert_int_equal(n, big);
+    assert_int_equal(e[0], 3);
+    assert_int_equal(e[big - 1], big * 3);
+    assert_int_equal(h.ops[2].invoke_ns, 1);
+    unlink(path);
+    free(path);
+    free(text);
+    hist_free(&h);
+
+    expect_bad(GOOD "{\"client\":1,\"client\":2}\n", "2: bad JSON: duplicate object key");
+    expect_bad("{\"client\":1,\"op\":\"a\\u0000b\"}\n", "1: bad JSON");
+    expect_bad(GOOD GOOD "42\n", "3: expected a JSON object");
+    expect_bad("{\"client\":1} {\"client\":2}\n", "1: bad JSON");
+    expect_bad("{\"client\":99999999999999999999}\n", "1: \"client\" is out of range");
+}
+
 static void faults_should_name_path_and_line_of_bad_records(void **state)
 {
     struct hist_faults fs = {0};
@@ -227,6 +443,9 @@ int main(void)
         cmocka_unit_test(history_should_sort_stably_by_invoke),
         cmocka_unit_test(history_should_round_trip_through_jsonl),
         cmocka_unit_test(history_should_name_path_and_line_of_bad_records),
+        cmocka_unit_test(history_should_round_trip_cas_and_set_records),
+        cmocka_unit_test(history_should_name_bad_cas_and_set_records),
+        cmocka_unit_test(history_should_read_any_layout_of_lines),
         cmocka_unit_test(faults_should_name_path_and_line_of_bad_records),
         cmocka_unit_test(verifiers_should_accept_unsorted_histories_and_keep_record_numbers),
     };

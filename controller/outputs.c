@@ -1,0 +1,270 @@
+/*
+ * The outputs of a run: history.jsonl and faults.jsonl (the history
+ * module's writers), report.json (assembled here from the run's state,
+ * written by report.c) with the one summary line on stderr, and junit.xml
+ * over every experiment of the command (report.c). See docs/internals/run.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "faultline/log.h"
+#include "faultline/timeutil.h"
+#include "report.h"
+#include "run_int.h"
+
+/* Operations of the history: workload ops by outcome, final reads apart. */
+struct op_counts {
+    uint64_t ok, fail, info, total, f_total, f_ok;
+};
+
+void outputs_faults_timeline(struct run *R)
+{
+    size_t i;
+
+    if (R->hf.n > 0)
+        return;
+    for (i = 0; R->fs && i < R->nfs; i++) {
+        const struct fstate *s = &R->fs[i];
+        struct hist_fault f;
+
+        if (s->state == FS_PENDING)
+            continue;
+        memset(&f, 0, sizeof(f));
+        snprintf(f.id, sizeof(f.id), "%s", s->f->id);
+        snprintf(f.kind, sizeof(f.kind), "%s", experiment_fault_kind_name(s->f->kind));
+        snprintf(f.scope, sizeof(f.scope), "%s", s->scope);
+        f.apply_sent_ns = s->apply_sent;
+        f.apply_done_ns = s->apply_done;
+        f.heal_sent_ns = s->heal_sent;
+        f.heal_done_ns = s->heal_done;
+        hist_faults_append(&R->hf, &f);
+    }
+}
+
+static int write_jsonl(const char *dir, const char *name, const struct hist *h,
+                       const struct hist_faults *hf)
+{
+    char path[PATH_MAX + 32];
+    FILE *f;
+    int r;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "we");
+    if (!f)
+        return -errno;
+    r = h ? hist_write_jsonl(f, h) : hist_faults_write_jsonl(f, hf);
+    if (fclose(f) != 0 && r == 0)
+        r = -EIO;
+    return r;
+}
+
+static const char *state_name(int state)
+{
+    return state == FS_PENDING ? "never applied" : state == FS_ACTIVE ? "active" : "healed";
+}
+
+/* The applied part of a fault's report entry: intervals and the agents' records. */
+static void fault_times(json_t *o, const struct fstate *s)
+{
+    json_object_set_new(o, "apply_sent_ns", json_integer(s->apply_sent));
+    json_object_set_new(o, "apply_done_ns", json_integer(s->apply_done));
+    json_object_set_new(o, "apply_ms", json_real((double)(s->apply_done - s->apply_sent) / 1e6));
+    json_object_set_new(o, "heal_sent_ns", json_integer(s->heal_sent));
+    json_object_set_new(o, "heal_done_ns", json_integer(s->heal_done));
+    if (s->heal_done)
+        json_object_set_new(o, "heal_ms", json_real((double)(s->heal_done - s->heal_sent) / 1e6));
+    json_object_set(o, "agents", s->agents);
+}
+
+static json_t *faults_json(struct run *R)
+{
+    const struct exp_topology *t = &R->exp->topology;
+    json_t *a = json_array();
+    size_t i, h;
+
+    for (i = 0; R->fs && i < R->nfs; i++) {
+        const struct fstate *s = &R->fs[i];
+        json_t *hosts = json_array();
+        json_t *o;
+
+        for (h = 0; h < s->nh; h++)
+            json_array_append_new(hosts, json_string(t->hosts[s->hosts[h]].name));
+        o = json_pack("{s:s,s:s,s:s,s:o,s:I,s:I,s:b,s:s}", "id", s->f->id, "kind",
+                      experiment_fault_kind_name(s->f->kind), "scope", s->scope, "hosts", hosts,
+                      "at_ms", (json_int_t)(s->f->at_ns / NS_MS), "for_ms",
+                      (json_int_t)(s->f->for_ns / NS_MS), "until_end", s->f->until_end, "state",
+                      state_name(s->state));
+        if (!o)
+            continue;
+        if (s->nh > 0)
+            json_object_set(o, "spec", s->specs[0]);
+        if (s->state != FS_PENDING)
+            fault_times(o, s);
+        if (s->error[0])
+            json_object_set_new(o, "error", json_string(s->error));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *lab_json(struct run *R)
+{
+    const struct exp_topology *t = &R->exp->topology;
+    json_t *o, *hosts = json_array();
+    char a[64], c[64];
+    size_t i;
+
+    for (i = 0; i < t->n_hosts; i++) {
+        json_t *h = json_pack(
+            "{s:s,s:s,s:s,s:s}", "name", t->hosts[i].name, "data",
+            fl_cidr_format(&t->hosts[i].data, a, sizeof(a)), "control",
+            t->hosts[i].control.family ? fl_cidr_format(&t->hosts[i].control, c, sizeof(c)) : "",
+            "agent", t->hosts[i].agent);
+
+        if (h && R->lab)
+            json_object_set_new(h, "namespace", json_string(R->lab->host_ns[i]));
+        json_array_append_new(hosts, h);
+    }
+    o = json_pack("{s:s,s:o}", "kind", t->lab ? "lab" : "staging", "hosts", hosts);
+    if (o && R->lab) {
+        json_object_set_new(o, "id", json_string(R->lab->id));
+        json_object_set_new(o, "router_namespace", json_string(R->lab->router_ns));
+        json_object_set_new(o, "control_namespace", json_string(R->lab->ctl_ns));
+        json_object_set_new(o, "clients", json_string(LAB_CLIENT_NET));
+        json_object_set_new(o, "up_ms", json_real((double)R->lab->up_ns / 1e6));
+        json_object_set_new(o, "teardown_ms", json_real((double)R->lab->down_ns / 1e6));
+    }
+    return o;
+}
+
+static void count_ops(const struct hist *h, struct op_counts *n)
+{
+    size_t i;
+
+    memset(n, 0, sizeof(*n));
+    for (i = 0; i < h->n; i++) {
+        const struct hist_op *op = &h->ops[i];
+
+        if (op->is_final) {
+            n->f_total++;
+            n->f_ok += op->outcome == HIST_OK;
+            continue;
+        }
+        n->total++;
+        n->ok += op->outcome == HIST_OK;
+        n->fail += op->outcome == HIST_FAIL;
+        n->info += op->outcome == HIST_INFO;
+    }
+}
+
+/* The rest of report.json: run facts, workload, target, durations, lab. */
+static void report_details(struct run *R, json_t *report)
+{
+    const struct wl_stats *ws = &R->ws;
+
+    if (R->reason[0])
+        json_object_set_new(report, "reason", json_string(R->reason));
+    json_object_set_new(report, "exit_code", json_integer(R->code));
+    json_object_set_new(report, "started_wall", json_string(R->started));
+    json_object_set_new(report, "out", json_string(R->out));
+    json_object_set_new(
+        report, "rate",
+        json_pack("{s:f,s:f}", "offered", ws->offered_rate, "achieved", ws->achieved_rate));
+    json_object_set_new(report, "workload",
+                        json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "scheduled",
+                                  (json_int_t)ws->scheduled, "issued", (json_int_t)ws->issued,
+                                  "missed", (json_int_t)ws->missed, "late", (json_int_t)ws->late,
+                                  "region_moves", (json_int_t)ws->region_moves, "max_lag_ms",
+                                  (double)ws->max_lag_ns / 1e6));
+    json_object_set_new(report, "target",
+                        json_pack("{s:s,s:s,s:b,s:O?}", "kind", R->exp->target.kind_name, "preset",
+                                  R->exp->target.preset, "settled", R->settled, "status",
+                                  R->tstatus));
+    json_object_set(report, "durations_ms", R->durations);
+    json_object_set_new(report, "lab", lab_json(R));
+}
+
+static json_t *report_build(struct run *R, const struct op_counts *n)
+{
+    json_t *verifiers = R->verified ? vfy_results_to_json(&R->vres) : json_array();
+    json_t *report =
+        json_pack("{s:s,s:s,s:s,s:o,s:o,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I}}", "experiment",
+                  R->exp->name, "file", R->exp->file, "verdict", report_verdict(R->code, verifiers),
+                  "verifiers", verifiers ? verifiers : json_array(), "faults",
+                  R->fs ? faults_json(R) : json_array(), "ops", "total", (json_int_t)n->total, "ok",
+                  (json_int_t)n->ok, "fail", (json_int_t)n->fail, "info", (json_int_t)n->info,
+                  "final_reads", "total", (json_int_t)n->f_total, "ok", (json_int_t)n->f_ok);
+
+    if (report)
+        report_details(R, report);
+    return report;
+}
+
+/* One line for the experiment, then one per verifier (unless quiet). */
+static void summary(struct run *R, const struct op_counts *n)
+{
+    size_t i;
+
+    fprintf(
+        stderr, "[%s] %s", R->exp->name,
+        R->code == FL_EXIT_OK ? "PASS"
+        : R->code == FL_EXIT_VERIFY
+            ? (strcmp(vfy_results_verdict(&R->vres), "inconclusive") == 0 ? "INCONCLUSIVE" : "FAIL")
+            : "ERROR");
+    if (R->reason[0])
+        fprintf(stderr, ": %s", R->reason);
+    fprintf(stderr, " (%llu ops: %llu ok, %llu fail, %llu info; %.1f s) -> %s\n",
+            (unsigned long long)n->total, (unsigned long long)n->ok, (unsigned long long)n->fail,
+            (unsigned long long)n->info, (double)(fl_now_ns() - R->t_start) / 1e9, R->out);
+    for (i = 0; R->verified && !R->o->quiet && i < R->vres.n; i++)
+        fprintf(stderr, "  %-12s %s  %s\n", R->vres.r[i].name,
+                R->vres.r[i].skipped ? (R->vres.r[i].allowed ? "skip" : "INCONCLUSIVE")
+                : R->vres.r[i].pass  ? "pass"
+                                     : "FAIL",
+                R->vres.r[i].detail ? R->vres.r[i].detail : "");
+}
+
+void outputs_write(struct run *R, json_t **out)
+{
+    struct op_counts n;
+    json_t *report;
+    char rp[PATH_MAX + 16];
+    struct fl_err err = {0};
+
+    count_ops(&R->hist, &n);
+    if (R->workload_ran || R->code != FL_EXIT_USAGE) {
+        write_jsonl(R->out, "history.jsonl", &R->hist, NULL);
+        write_jsonl(R->out, "faults.jsonl", NULL, &R->hf);
+    }
+    run_duration(R, "total", fl_now_ns() - R->t_start);
+    report = report_build(R, &n);
+    if (report) {
+        snprintf(rp, sizeof(rp), "%s/report.json", R->out);
+        if (report_write_json(rp, report, &err) < 0)
+            log_warnx("%s", err.msg);
+    }
+    progress_end();
+    summary(R, &n);
+    *out = report;
+}
+
+int outputs_junit(const char *dir, json_t *const *reports, size_t n, struct fl_err *err)
+{
+    json_t **have = calloc(n ? n : 1, sizeof(*have));
+    char path[PATH_MAX + 80];
+    size_t k = 0, j;
+    int r;
+
+    if (!have)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    for (j = 0; j < n; j++)
+        if (reports[j])
+            have[k++] = reports[j];
+    snprintf(path, sizeof(path), "%s/junit.xml", dir);
+    r = report_junit_write(path, have, k, err);
+    free(have);
+    return r;
+}

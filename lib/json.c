@@ -1,0 +1,24 @@
+/*
+ * Strict JSON objects (see faultline/json.h).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "faultline/json.h"
+
+const char *fl_json_unknown_key(const json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    size_t i;
+
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        for (i = 0; allowed[i] != NULL; i++)
+            if (strcmp(allowed[i], key) == 0)
+                break;
+        if (allowed[i] == NULL)
+            return key;
+    }
+    return NULL;
+}
