@@ -29,6 +29,7 @@ int agent_init(struct agent *a, const struct agent_config *cfg, struct inj_ctx *
     a->inj = inj;
     a->started_ns = fl_now_ns();
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->mlock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&a->cond, &ca);
@@ -46,7 +47,11 @@ void agent_fini(struct agent *a)
     a->n_leases = 0;
     json_decref(a->caps);
     a->caps = NULL;
+    free(a->mcache[0]);
+    free(a->mcache[1]);
+    a->mcache[0] = a->mcache[1] = NULL;
     pthread_cond_destroy(&a->cond);
+    pthread_mutex_destroy(&a->mlock);
     pthread_mutex_destroy(&a->lock);
 }
 
@@ -74,13 +79,16 @@ static int64_t ms_to_ns(int64_t ms)
 }
 
 int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f, int64_t ttl_ms,
-                      struct agent_apply_result *res, struct fl_err *err)
+                      const struct sockaddr *client, struct agent_apply_result *res,
+                      struct fl_err *err)
 {
     struct agent_lease *l, *nl;
     int64_t t0, t1;
     int r;
 
     r = agent_policy_check(a->cfg, f, err);
+    if (r == 0)
+        r = agent_device_check(a->cfg, f, client, err);
     if (r < 0)
         return r;
     memset(res, 0, sizeof(*res));
@@ -384,19 +392,38 @@ static void counter(struct fl_buf *b, const char *name, const char *type, const 
                   v);
 }
 
-char *agent_metrics_text(struct agent *a)
+char *agent_metrics_text(struct agent *a, bool with_faults)
 {
     struct agent_metrics m;
     json_t *list = NULL, *e, *ev;
     struct fl_buf b;
     size_t i, nactive;
-    int64_t up;
-    int r;
+    uint64_t key[4];
+    int64_t up, now = fl_now_ns();
+    int slot = with_faults ? 1 : 0, r = -1;
+    char *text;
+
+    pthread_mutex_lock(&a->lock);
+    key[0] = a->m.applied;
+    key[1] = a->m.reverted;
+    key[2] = a->m.expired;
+    key[3] = a->n_leases;
+    pthread_mutex_unlock(&a->lock);
+    /* An unauthenticated scrape must not cost a netlink dump per fault each time. */
+    pthread_mutex_lock(&a->mlock);
+    if (a->mcache[slot] != NULL && now - a->mcache_ns[slot] < 1000000000LL &&
+        memcmp(key, a->mcache_key[slot], sizeof(key)) == 0) {
+        text = strdup(a->mcache[slot]);
+        pthread_mutex_unlock(&a->mlock);
+        return text != NULL ? text : strdup("");
+    }
+    pthread_mutex_unlock(&a->mlock);
 
     pthread_mutex_lock(&a->lock);
     m = a->m;
     nactive = a->n_leases;
-    r = inj_list(a->inj, &list, NULL);
+    if (with_faults)
+        r = inj_list(a->inj, &list, NULL);
     pthread_mutex_unlock(&a->lock);
     up = fl_now_ns() - a->started_ns;
 
@@ -461,5 +488,14 @@ char *agent_metrics_text(struct agent *a)
                   "# TYPE faultline_agent_uptime_seconds gauge\n"
                   "faultline_agent_uptime_seconds %.3f\n",
                   (double)up / 1e9);
-    return b.p != NULL ? fl_buf_take(&b) : strdup("");
+    text = b.p != NULL ? fl_buf_take(&b) : strdup("");
+    if (text != NULL) {
+        pthread_mutex_lock(&a->mlock);
+        free(a->mcache[slot]);
+        a->mcache[slot] = strdup(text);
+        a->mcache_ns[slot] = now;
+        memcpy(a->mcache_key[slot], key, sizeof(key));
+        pthread_mutex_unlock(&a->mlock);
+    }
+    return text;
 }

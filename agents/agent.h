@@ -13,6 +13,8 @@
  *   agent.c    apply / renew / revert / list under the lock; leases; metrics
  *   api.c      libmicrohttpd handler: routing, auth, bodies, JSON answers
  *   capture.c  libpcap captures under the state directory
+ *   devguard.c device faults never on the control channel's interfaces
+ *   procpolicy.c  process allowlist, configured restart commands, the injector's guard
  *   priv.c     capability and no_new_privs drop
  */
 #ifndef FAULTLINE_AGENT_H
@@ -31,14 +33,27 @@
 #include "faultline/err.h"
 #include "faultline/inject.h"
 
-#define AGENT_VERSION    "0.1.0"
-#define AGENT_TOKEN_MIN  16          /* shortest bearer token accepted */
-#define AGENT_TOKEN_MAX  4096        /* longest token file content */
-#define AGENT_BODY_MAX   (64 * 1024) /* request bodies above this: 413 */
-#define AGENT_TTL_MIN_MS 100         /* shortest lease */
-#define AGENT_TTL_MAX_MS 86400000LL  /* longest lease: one day */
-#define AGENT_FAULTS_MAX 1024        /* active faults per agent */
-#define AGENT_IFNAME_MAX 16
+#define AGENT_VERSION        "0.1.0"
+#define AGENT_TOKEN_MIN      16          /* shortest bearer token accepted */
+#define AGENT_TOKEN_MAX      4096        /* longest token file content */
+#define AGENT_BODY_MAX       (64 * 1024) /* request bodies above this: 413 */
+#define AGENT_TTL_MIN_MS     100         /* shortest lease */
+#define AGENT_TTL_MAX_MS     86400000LL  /* longest lease: one day */
+#define AGENT_FAULTS_MAX     1024        /* active faults per agent */
+#define AGENT_IFNAME_MAX     16
+#define AGENT_PER_IP_DEFAULT 32 /* connections per client address */
+/* GnuTLS priorities: TLS 1.2 and 1.3 only, the library's NORMAL cipher choice. */
+#define AGENT_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/*
+ * One allowed process target: "unit", "pidfile" or "match" and its exact
+ * value, with the restart command the agent runs for it (argv, or NULL).
+ */
+struct agent_proc_rule {
+    char type[8];
+    char *value;
+    json_t *restart;
+};
 
 struct agent_config {
     /* --listen ADDR:PORT */
@@ -59,12 +74,19 @@ struct agent_config {
     /* --control CIDR (repeatable): exempt from every fault, refused in specs */
     struct fl_cidr *control;
     size_t n_control;
+    /* --allow-process TYPE:VALUE and --restart-cmd TYPE:VALUE=ARGV (repeatable) */
+    struct agent_proc_rule *procs;
+    size_t n_procs;
+    /* --process-file FILE: more rules, re-read at every process fault (may not exist yet) */
+    const char *process_file;
     /* --tls-cert / --tls-key, PEM text loaded by agent_config_load */
     const char *tls_cert, *tls_key;
     char *tls_cert_pem, *tls_key_pem;
-    bool check_only;  /* -n */
-    int verbose;      /* -v */
-    unsigned threads; /* --threads N: HTTP worker threads */
+    unsigned per_ip_limit; /* --per-ip-limit N: connections per client address */
+    bool private_metrics;  /* --private-metrics: per-fault series only with the token */
+    bool check_only;       /* -n */
+    int verbose;           /* -v */
+    unsigned threads;      /* --threads N: HTTP worker threads */
 };
 
 /*
@@ -75,6 +97,12 @@ struct agent_config {
 int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct fl_err *err);
 /* Read the token file (and TLS PEM files) into cfg. 0 or negative errno with err. */
 int agent_config_load(struct agent_config *cfg, struct fl_err *err);
+/*
+ * Read the TLS certificate and key again (SIGHUP). On success the new PEM
+ * text replaces the old in cfg (the old is wiped and freed); on error cfg is
+ * unchanged. 0 or negative errno with err.
+ */
+int agent_config_reload_tls(struct agent_config *cfg, struct fl_err *err);
 /* Free what parse/load allocated; the token is wiped first. Accepts NULL. */
 void agent_config_free(struct agent_config *cfg);
 /* Usage text for --help and usage errors. */
@@ -87,6 +115,42 @@ void agent_usage(FILE *fp);
  */
 int agent_policy_check(const struct agent_config *cfg, const struct inj_fault *f,
                        struct fl_err *err);
+/*
+ * The process policy: the spec (a canonical process fault) must name a
+ * target listed by --allow-process or the --process-file, never a protected
+ * pid or unit, and carry no restart_cmd but the one configured for it.
+ * Checked on apply and again before a revert starts anything (journal
+ * replay at start-up included). 0 or -EPERM with err.
+ */
+int agent_process_check(const struct agent_config *cfg, const json_t *spec, bool revert,
+                        struct fl_err *err);
+/*
+ * A process fault whose action kills and that names no restart_cmd gets the
+ * configured one: *f is replaced by a new fault (the old one freed). 0 or
+ * negative errno with err (*f unchanged).
+ */
+int agent_process_fill(const struct agent_config *cfg, struct inj_fault **f, struct fl_err *err);
+/* --allow-process / --restart-cmd values into cfg (procpolicy.c). 0 or -EINVAL with err. */
+int agent_config_add_process(struct agent_config *cfg, const char *s, struct fl_err *err);
+int agent_config_add_restart(struct agent_config *cfg, const char *s, struct fl_err *err);
+void agent_config_free_processes(struct agent_config *cfg);
+/* Install the process guard of the injector (faultline/inject_process.h) for cfg. */
+void agent_process_guard_install(const struct agent_config *cfg);
+/* True when this agent may ever signal a process (CAP_KILL is kept). */
+bool agent_process_enabled(const struct agent_config *cfg);
+
+/*
+ * Device faults (netem/tbf kinds, link-down) on an interface that carries the
+ * control channel (holds the --listen address, or routes a --control prefix)
+ * are refused: link-down always, qdisc faults unless the injector exempts the
+ * control prefixes and the requesting client (NULL: not known) is inside
+ * them (devguard.c). Looks at the kernel. 0 or -EPERM with err.
+ */
+int agent_device_check(const struct agent_config *cfg, const struct inj_fault *f,
+                       const struct sockaddr *client, struct fl_err *err);
+/* Start-up: say loudly when there is no --control, log the control interfaces. */
+int agent_control_warn(const struct agent_config *cfg);
+
 /* Constant-time comparison of a presented token with the configured one. */
 bool agent_token_equal(const char *want, size_t want_len, const char *got, size_t got_len);
 /* Parse "a.b.c.d:port" or "[v6]:port" (numeric only). 0 or -EINVAL with err. */
@@ -122,6 +186,11 @@ struct agent {
     struct agent_metrics m;
     int64_t started_ns;
     json_t *caps; /* capability probe at start-up */
+    /* /metrics text, at most one build (and netlink dump) per second and variant */
+    pthread_mutex_t mlock;
+    char *mcache[2];
+    int64_t mcache_ns[2];
+    uint64_t mcache_key[2][4];
 };
 
 /* Result of an apply: the host's timestamps and the lease. */
@@ -148,7 +217,8 @@ void agent_lease_stop(struct agent *a);
  * inj_apply. On error nothing changed.
  */
 int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f, int64_t ttl_ms,
-                      struct agent_apply_result *res, struct fl_err *err);
+                      const struct sockaddr *client, struct agent_apply_result *res,
+                      struct fl_err *err);
 /* Renew id's lease (ttl_ms <= 0: its previous TTL). 0, or -ENOENT. *out filled on success. */
 int agent_fault_renew(struct agent *a, const char *id, int64_t ttl_ms, struct agent_lease *out,
                       struct fl_err *err);
@@ -166,8 +236,12 @@ int agent_list(struct agent *a, const char *id, json_t **out, struct fl_err *err
 size_t agent_active(struct agent *a);
 /* Count a response status. */
 void agent_count_status(struct agent *a, unsigned status);
-/* Prometheus text exposition of the metrics (malloc'd, caller frees). */
-char *agent_metrics_text(struct agent *a);
+/*
+ * Prometheus text exposition of the metrics (malloc'd, caller frees);
+ * with_faults adds the per-fault series (ids and kinds). Cached for a second
+ * unless a fault was applied, reverted or expired meanwhile.
+ */
+char *agent_metrics_text(struct agent *a, bool with_faults);
 
 /* ---- api.c ---- */
 struct MHD_Daemon;
@@ -194,11 +268,11 @@ void agent_capture_stop_all(struct agent *a);
 
 /* ---- priv.c ---- */
 /*
- * Keep only CAP_NET_ADMIN, CAP_NET_RAW and CAP_KILL (effective, permitted and
+ * Keep only CAP_NET_ADMIN, CAP_NET_RAW and (keep_kill) CAP_KILL (effective, permitted and
  * bounding sets), clear inheritable and ambient sets, set no_new_privs. Call
  * from the main thread before any other thread exists: capabilities are
  * per-thread and new threads inherit them. 0 or negative errno with err.
  */
-int agent_priv_drop(struct fl_err *err);
+int agent_priv_drop(bool keep_kill, struct fl_err *err);
 
 #endif

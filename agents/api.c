@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "faultline/buf.h"
+#include "faultline/json.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
 
@@ -123,6 +124,15 @@ static enum MHD_Result send_err(struct agent *a, struct MHD_Connection *c, int c
     return send_error(a, c, status_of(code), NULL, "%s", err->msg[0] ? err->msg : strerror(-code));
 }
 
+/* The peer's address, or NULL. */
+static const struct sockaddr *client_addr(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    return ci != NULL ? ci->client_addr : NULL;
+}
+
 static bool authorized(struct agent *a, struct MHD_Connection *c)
 {
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -169,21 +179,11 @@ static unsigned parse_body(const struct req *rq, bool allow_empty, json_t **out,
 /* Every key of o must be in allowed; msg names the first stranger. */
 static bool known_keys(const json_t *o, const char *const *allowed, char *msg, size_t len)
 {
-    const char *key;
-    json_t *v;
-    size_t i;
+    const char *key = fl_json_unknown_key(o, allowed);
 
-    json_object_foreach((json_t *)o, key, v)
-    {
-        for (i = 0; allowed[i] != NULL; i++)
-            if (strcmp(key, allowed[i]) == 0)
-                break;
-        if (allowed[i] == NULL) {
-            snprintf(msg, len, "unknown field '%.64s'", key);
-            return false;
-        }
-    }
-    return true;
+    if (key != NULL)
+        snprintf(msg, len, "unknown field '%.64s'", key);
+    return key == NULL;
 }
 
 /* Optional/required ttl_ms. Returns 0 or 400 with msg. *ttl untouched when absent. */
@@ -272,7 +272,10 @@ static enum MHD_Result post_fault(struct agent *a, struct MHD_Connection *c, str
         st = MHD_HTTP_BAD_REQUEST;
         goto bad;
     }
-    r = agent_fault_apply(a, json_string_value(id), f, ttl, &res, &err);
+    /* A kill of an allowed target gets the restart command the agent is configured with. */
+    r = agent_process_fill(a->cfg, &f, &err);
+    if (r == 0)
+        r = agent_fault_apply(a, json_string_value(id), f, ttl, client_addr(c), &res, &err);
     if (fl_log_verbose() || r < 0)
         log_info("apply %s (%s): %s", json_string_value(id), inj_fault_kind(f),
                  r < 0         ? err.msg
@@ -407,15 +410,12 @@ static json_t *kinds_json(void)
 
 static enum MHD_Result get_capabilities(struct agent *a, struct MHD_Connection *c)
 {
-    json_t *probe = NULL;
-    int r;
+    json_t *probe = a->caps != NULL ? json_deep_copy(a->caps) : NULL;
 
-    pthread_mutex_lock(&a->lock);
-    r = inj_probe(a->inj, &probe, NULL);
-    pthread_mutex_unlock(&a->lock);
-    if (r < 0 || probe == NULL)
-        return send_error(a, c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "capability probe failed: %s",
-                          strerror(r < 0 ? -r : EIO));
+    /* Probed once at start-up (main.c): a request never creates probe objects. */
+    if (probe == NULL)
+        return send_error(a, c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+                          "capability probe failed at start-up");
     return send_json(a, c, MHD_HTTP_OK,
                      json_pack("{s:o,s:o,s:b}", "kernel", probe, "kinds", kinds_json(), "captures",
                                agent_capture_supported()));
@@ -542,7 +542,24 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         fl_buf_init(&rq->body, AGENT_BODY_MAX);
         rq->t0 = fl_now_ns();
         *con_cls = rq;
-        if (strcmp(url, "/metrics") != 0 && !authorized(a, c)) {
+        if (strcmp(url, "/metrics") == 0) {
+            /*
+             * No token needed here, so nothing is buffered: a method other than
+             * GET, or any body, is answered at once.
+             */
+            rq->answered = true;
+            if (strcmp(method, "GET") != 0)
+                return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "use GET");
+            cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if ((cl != NULL && strcmp(cl, "0") != 0) ||
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                            MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+                return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL, "/metrics takes no body");
+            return send_text(a, c, MHD_HTTP_OK,
+                             agent_metrics_text(a, !a->cfg->private_metrics || authorized(a, c)),
+                             "text/plain; version=0.0.4; charset=utf-8", NULL);
+        }
+        if (!authorized(a, c)) {
             rq->answered = true;
             return send_error(a, c, MHD_HTTP_UNAUTHORIZED, NULL, "missing or wrong bearer token");
         }
@@ -571,12 +588,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (rq->too_big)
         return send_error(a, c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
                           "request body larger than %d bytes", AGENT_BODY_MAX);
-    if (strcmp(url, "/metrics") == 0) {
-        if (strcmp(method, "GET") != 0)
-            return send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "use GET");
-        return send_text(a, c, MHD_HTTP_OK, agent_metrics_text(a),
-                         "text/plain; version=0.0.4; charset=utf-8", NULL);
-    }
     r = route(a, c, url, method, rq);
     if (fl_log_verbose())
         log_debug("%s %s %.3f ms", method, url, (double)(fl_now_ns() - rq->t0) / 1e6);
@@ -612,8 +623,10 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 struct MHD_Daemon *agent_api_start(struct agent *a, int fd, struct fl_err *err)
 {
     const struct agent_config *cfg = a->cfg;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    struct MHD_OptionItem tls[3];
+    /* ITC: MHD_quiesce_daemon hands the socket to a new daemon on a certificate reload. */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    struct MHD_OptionItem tls[4];
     struct MHD_Daemon *d;
 
     memset(tls, 0, sizeof(tls));
@@ -628,14 +641,16 @@ struct MHD_Daemon *agent_api_start(struct agent *a, int fd, struct fl_err *err)
         tls[0].ptr_value = cfg->tls_cert_pem;
         tls[1].option = MHD_OPTION_HTTPS_MEM_KEY;
         tls[1].ptr_value = cfg->tls_key_pem;
-        tls[2].option = MHD_OPTION_END;
+        tls[2].option = MHD_OPTION_HTTPS_PRIORITIES;
+        tls[2].ptr_value = (void *)AGENT_TLS_PRIORITIES;
+        tls[3].option = MHD_OPTION_END;
     }
-    d = MHD_start_daemon(flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
-                         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED, completed, a,
-                         MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_ARRAY, tls,
-                         MHD_OPTION_END);
+    d = MHD_start_daemon(
+        flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, a, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (d == NULL)
         fl_errf(err, -EIO, "libmicrohttpd failed to start (TLS key/certificate valid?)");
     return d;

@@ -5,15 +5,26 @@
  * time bound, or on DELETE /v1/captures/{id}. Each capture runs in its own
  * thread (pcap_dispatch with a short timeout, so stop requests are seen
  * within ~100 ms). Captures only read traffic; they never change it.
+ *
+ * Only an interface named by --allow dev:IFNAME is captured on (never "any"
+ * nor a /0 allow's whole host). Files are created O_EXCL|O_NOFOLLOW, mode
+ * 0600. The captures directory has a quota (CAP_QUOTA): a new capture first
+ * deletes the oldest files of finished captures until its max_bytes fits,
+ * and is refused (507) when it still does not.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent.h"
+#include "faultline/json.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
 
@@ -21,6 +32,7 @@
 #define CAP_PACKETS_MAX     1000000LL
 #define CAP_BYTES_MAX       (1024LL * 1024 * 1024)
 #define CAP_DURATION_MAX_MS (3600LL * 1000)
+#define CAP_QUOTA           (2LL * 1024 * 1024 * 1024) /* bytes of pcap files kept */
 
 #ifdef FAULTLINE_HAVE_PCAP
 #include <pcap/pcap.h>
@@ -111,13 +123,87 @@ static bool dev_allowed(const struct agent_config *cfg, const char *dev)
 {
     size_t i;
 
+    if (strcmp(dev, "any") == 0)
+        return false;
     for (i = 0; i < cfg->n_allow_devs; i++)
         if (strcmp(cfg->allow_devs[i], dev) == 0)
             return true;
-    for (i = 0; i < cfg->n_allow; i++)
-        if (cfg->allow[i].prefix == 0)
-            return true;
     return false;
+}
+
+/* True if name is the file of a capture slot in use (cap_lock held). */
+static bool file_in_use(const char *name)
+{
+    size_t i, n;
+
+    for (i = 0; i < CAP_MAX; i++) {
+        n = strlen(caps[i].id);
+        if (caps[i].used && strncmp(name, caps[i].id, n) == 0 && strcmp(name + n, ".pcap") == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Make room for want more bytes under CAP_QUOTA: delete the oldest pcap files
+ * no capture uses. 0, or -ENOSPC when they are not enough (cap_lock held).
+ */
+static int make_room(const char *dir, long long want)
+{
+    struct dirent *de;
+    struct stat st;
+    long long used;
+    int dfd, r = 0;
+    DIR *d;
+
+    for (;;) {
+        char oldest[256] = "";
+        time_t ot = 0;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0 || (d = fdopendir(dfd)) == NULL) {
+            if (dfd >= 0)
+                close(dfd);
+            return -errno;
+        }
+        used = 0;
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.' ||
+                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                continue;
+            used += (long long)st.st_size;
+            if (S_ISREG(st.st_mode) && !file_in_use(de->d_name) &&
+                strlen(de->d_name) < sizeof(oldest) && (oldest[0] == '\0' || st.st_mtime < ot)) {
+                snprintf(oldest, sizeof(oldest), "%s", de->d_name);
+                ot = st.st_mtime;
+            }
+        }
+        if (used + want <= CAP_QUOTA || oldest[0] == '\0') {
+            r = used + want <= CAP_QUOTA ? 0 : -ENOSPC;
+            closedir(d);
+            return r;
+        }
+        log_info("captures: quota reached, deleting the oldest file %s", oldest);
+        unlinkat(dirfd(d), oldest, 0);
+        closedir(d);
+    }
+}
+
+/* Create path afresh (an old file of the same id goes) without following links. */
+static FILE *create_private(const char *path)
+{
+    int fd;
+    FILE *fp;
+
+    if (unlink(path) < 0 && errno != ENOENT)
+        return NULL;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    fp = fdopen(fd, "wb");
+    if (fp == NULL)
+        close(fd);
+    return fp;
 }
 
 static int get_limit(const json_t *req, const char *key, long long def, long long max,
@@ -143,18 +229,12 @@ unsigned agent_capture_start(struct agent *a, const json_t *req, json_t **out)
     struct bpf_program prog;
     struct capture *c = NULL;
     const char *key, *id, *dev, *filter = "";
-    json_t *v;
     size_t i;
     unsigned st;
 
-    json_object_foreach((json_t *)req, key, v)
-    {
-        for (i = 0; keys[i] != NULL && strcmp(keys[i], key) != 0; i++)
-            ;
-        if (keys[i] == NULL) {
-            *out = errj("unknown field '%.64s'", key);
-            return 400;
-        }
+    if ((key = fl_json_unknown_key(req, keys)) != NULL) {
+        *out = errj("unknown field '%.64s'", key);
+        return 400;
     }
     id = json_string_value(json_object_get(req, "id"));
     dev = json_string_value(json_object_get(req, "dev"));
@@ -203,6 +283,18 @@ unsigned agent_capture_start(struct agent *a, const json_t *req, json_t **out)
         st = 403;
         goto out;
     }
+    {
+        char dir[4096];
+
+        snprintf(dir, sizeof(dir), "%s/captures", a->cfg->state_dir);
+        if (make_room(dir, c->max_bytes) < 0) {
+            *out = errj("captures: no room for %lld more bytes under the quota of %lld",
+                        c->max_bytes, CAP_QUOTA);
+            st = 507;
+            memset(c, 0, sizeof(*c));
+            goto out;
+        }
+    }
     snprintf(c->id, sizeof(c->id), "%s", id);
     snprintf(c->dev, sizeof(c->dev), "%s", dev);
     snprintf(c->filter, sizeof(c->filter), "%s", filter);
@@ -227,9 +319,15 @@ unsigned agent_capture_start(struct agent *a, const json_t *req, json_t **out)
         goto fail;
     }
     pcap_freecode(&prog);
-    c->dump = pcap_dump_open(c->pc, c->path);
+    {
+        FILE *fp = create_private(c->path);
+
+        c->dump = fp != NULL ? pcap_dump_fopen(c->pc, fp) : NULL;
+        if (c->dump == NULL && fp != NULL)
+            fclose(fp);
+    }
     if (c->dump == NULL) {
-        *out = errj("%s: %s", c->path, pcap_geterr(c->pc));
+        *out = errj("%s: %s", c->path, errno ? strerror(errno) : pcap_geterr(c->pc));
         st = 500;
         goto fail;
     }

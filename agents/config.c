@@ -26,6 +26,10 @@ void agent_usage(FILE *fp)
 {
     fprintf(fp, "usage: faultline-agent --listen ADDR:PORT --token-file FILE --state-dir DIR\n"
                 "                       [--allow CIDR|dev:IFNAME]... [--control CIDR]...\n"
+                "                       [--allow-process unit:NAME|pidfile:PATH|match:TEXT]...\n"
+                "                       [--restart-cmd TYPE:VALUE=PROGRAM ARG...]...\n"
+                "                       [--process-file FILE] [--per-ip-limit N] "
+                "[--private-metrics]\n"
                 "                       [--tls-cert FILE --tls-key FILE] [--threads N] [-n] [-v]\n"
                 "\n"
                 "  --listen ADDR:PORT   address to serve the API on (numeric; [v6]:port)\n"
@@ -34,8 +38,13 @@ void agent_usage(FILE *fp)
                 "  --allow CIDR         addresses faults may name (repeatable); dev:IFNAME for\n"
                 "                       interfaces; 0.0.0.0/0 or ::/0 allow host-wide faults\n"
                 "  --control CIDR       control network: never dropped, refused in fault specs\n"
+                "  --allow-process T:V  a process target faults may name (exact; repeatable)\n"
+                "  --restart-cmd T:V=CMD  the command that starts an allowed target again\n"
+                "  --process-file FILE  more process targets, JSON, re-read at each process fault\n"
                 "  --tls-cert/--tls-key serve HTTPS with this PEM certificate and key\n"
                 "  --threads N          HTTP worker threads (default 2)\n"
+                "  --per-ip-limit N     connections per client address (default 32)\n"
+                "  --private-metrics    per-fault /metrics series only with the token\n"
                 "  -n                   check the configuration and exit\n"
                 "  -v                   verbose logging (one line per request)\n");
 }
@@ -142,6 +151,11 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
         {"threads", required_argument, NULL, 'T'},
+        {"allow-process", required_argument, NULL, 'P'},
+        {"restart-cmd", required_argument, NULL, 'R'},
+        {"process-file", required_argument, NULL, 'F'},
+        {"per-ip-limit", required_argument, NULL, 'I'},
+        {"private-metrics", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -151,6 +165,7 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
 
     memset(cfg, 0, sizeof(*cfg));
     cfg->threads = 2;
+    cfg->per_ip_limit = AGENT_PER_IP_DEFAULT;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":nvh", opts, NULL)) != -1) {
@@ -172,6 +187,20 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
             if ((r = add_cidr(&cfg->control, &cfg->n_control, optarg, "--control", err)) < 0)
                 return r;
             break;
+        case 'P':
+            if ((r = agent_config_add_process(cfg, optarg, err)) < 0)
+                return r;
+            break;
+        case 'R':
+            if ((r = agent_config_add_restart(cfg, optarg, err)) < 0)
+                return r;
+            break;
+        case 'F':
+            if (optarg[0] != '/')
+                return fl_errf(err, -EINVAL, "--process-file '%s': must be an absolute path",
+                               optarg);
+            cfg->process_file = optarg;
+            break;
         case 'C':
             cfg->tls_cert = optarg;
             break;
@@ -184,6 +213,16 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
             if (*optarg == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 64)
                 return fl_errf(err, -EINVAL, "--threads '%s': expected 1..64", optarg);
             cfg->threads = (unsigned)v;
+            break;
+        case 'I':
+            errno = 0;
+            v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 512)
+                return fl_errf(err, -EINVAL, "--per-ip-limit '%s': expected 1..512", optarg);
+            cfg->per_ip_limit = (unsigned)v;
+            break;
+        case 'M':
+            cfg->private_metrics = true;
             break;
         case 'n':
             cfg->check_only = true;
@@ -215,47 +254,64 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
     return 0;
 }
 
-/* Read a whole small file into a NUL-terminated malloc'd string. */
+/*
+ * Read a whole small file into a NUL-terminated malloc'd string. Secrets go
+ * through here: the buffer is allocated once at its final size (the file's
+ * size, at most max) and read into directly, so no copy of the content is
+ * ever left behind by a realloc or an intermediate buffer; on error it is
+ * wiped. A file larger than max is an error, never truncated.
+ */
 static int read_small(const char *path, size_t max, char **out, size_t *len, struct stat *st,
                       struct fl_err *err)
 {
-    struct fl_buf b;
-    char chunk[1024];
+    struct stat sb;
+    size_t size, got = 0;
+    char *buf = NULL;
     ssize_t n;
     int fd, r = 0;
 
-    fl_buf_init(&b, max);
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return fl_errf(err, -errno, "%s: %s", path, strerror(errno));
-    if (st != NULL && fstat(fd, st) < 0) {
+    if (fstat(fd, &sb) < 0) {
         r = fl_errf(err, -errno, "%s: %s", path, strerror(errno));
         goto out;
     }
-    while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+    if (st != NULL)
+        *st = sb;
+    if (sb.st_size < 0 || (size_t)sb.st_size > max) {
+        r = fl_errf(err, -E2BIG, "%s: larger than %zu bytes", path, max);
+        goto out;
+    }
+    size = (size_t)sb.st_size;
+    buf = malloc(size + 2); /* one more byte to see a file that grew */
+    if (buf == NULL) {
+        r = fl_errf(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    while (got < size + 1 && (n = read(fd, buf + got, size + 1 - got)) != 0) {
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             r = fl_errf(err, -errno, "%s: %s", path, strerror(errno));
             goto out;
         }
-        if (fl_buf_add(&b, chunk, (size_t)n) < 0) {
-            r = fl_errf(err, -E2BIG, "%s: larger than %zu bytes", path, max);
-            goto out;
-        }
+        got += (size_t)n;
     }
+    if (got > size)
+        r = fl_errf(err, -EAGAIN, "%s: changed while being read", path);
 out:
-    explicit_bzero(chunk, sizeof(chunk));
     close(fd);
     if (r < 0) {
-        if (b.p != NULL)
-            explicit_bzero(b.p, b.cap);
-        fl_buf_free(&b);
+        if (buf != NULL)
+            explicit_bzero(buf, size + 2);
+        free(buf);
         return r;
     }
-    *len = b.len;
-    *out = b.p != NULL ? fl_buf_take(&b) : strdup("");
-    return *out ? 0 : fl_errf(err, -ENOMEM, "out of memory");
+    buf[got] = '\0';
+    *len = got;
+    *out = buf;
+    return 0;
 }
 
 int agent_config_load(struct agent_config *cfg, struct fl_err *err)
@@ -311,6 +367,33 @@ static void wipe_free(char *s)
     }
 }
 
+int agent_config_reload_tls(struct agent_config *cfg, struct fl_err *err)
+{
+    char *cert = NULL, *key = NULL;
+    size_t len;
+    int r;
+
+    if (cfg->tls_cert == NULL)
+        return fl_errf(err, -EINVAL, "no --tls-cert configured");
+    r = read_small(cfg->tls_cert, 1 << 20, &cert, &len, NULL, err);
+    if (r == 0)
+        r = read_small(cfg->tls_key, 1 << 20, &key, &len, NULL, err);
+    if (r == 0 && strstr(cert, "-----BEGIN CERTIFICATE-----") == NULL)
+        r = fl_errf(err, -EINVAL, "--tls-cert %s: no PEM certificate", cfg->tls_cert);
+    if (r == 0 && strstr(key, "PRIVATE KEY-----") == NULL)
+        r = fl_errf(err, -EINVAL, "--tls-key %s: no PEM private key", cfg->tls_key);
+    if (r < 0) {
+        free(cert);
+        wipe_free(key);
+        return r;
+    }
+    free(cfg->tls_cert_pem);
+    wipe_free(cfg->tls_key_pem);
+    cfg->tls_cert_pem = cert;
+    cfg->tls_key_pem = key;
+    return 0;
+}
+
 void agent_config_free(struct agent_config *cfg)
 {
     if (cfg == NULL)
@@ -324,6 +407,7 @@ void agent_config_free(struct agent_config *cfg)
     free(cfg->allow);
     free(cfg->allow_devs);
     free(cfg->control);
+    agent_config_free_processes(cfg);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -356,6 +440,17 @@ int agent_policy_check(const struct agent_config *cfg, const struct inj_fault *f
     char buf[64], cbuf[64];
     bool ok, any = false;
 
+    if (strcmp(inj_fault_kind(f), "process") == 0) {
+        /* Processes have their own allowlist: no --allow, not even /0, admits them. */
+        json_t *spec = inj_fault_to_json(f);
+        int r;
+
+        if (spec == NULL)
+            return fl_errf(err, -ENOMEM, "out of memory");
+        r = agent_process_check(cfg, spec, false, err);
+        json_decref(spec);
+        return r;
+    }
     cidrs = inj_fault_cidrs(f, &nc);
     devs = inj_fault_devs(f, &nd);
     for (i = 0; i < cfg->n_allow; i++)

@@ -17,22 +17,41 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "faultline/buf.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
 #include "faultline/log.h"
 
+/*
+ * Create path 0700, or accept an existing one only when it is a real
+ * directory (not a symlink) owned by this user and writable by nobody else:
+ * the journal in it is replayed as root at the next start.
+ */
 static int mkdir_0700(const char *path, struct fl_err *err)
 {
     struct stat st;
 
     if (mkdir(path, 0700) < 0 && errno != EEXIST)
         return fl_errf(err, -errno, "%s: %s", path, strerror(errno));
-    if (stat(path, &st) < 0)
+    if (lstat(path, &st) < 0)
         return fl_errf(err, -errno, "%s: %s", path, strerror(errno));
+    if (S_ISLNK(st.st_mode))
+        return fl_errf(err, -ELOOP, "%s: is a symbolic link; refusing it as state directory", path);
     if (!S_ISDIR(st.st_mode))
         return fl_errf(err, -ENOTDIR, "%s: not a directory", path);
+    if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return fl_errf(err, -EPERM,
+                       "%s: owned by uid %u with mode %03o; the state directory must belong to "
+                       "the agent's user (uid %u) and be writable by nobody else (chmod 0700)",
+                       path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777),
+                       (unsigned)geteuid());
     if (access(path, W_OK | X_OK) < 0)
         return fl_errf(err, -errno, "%s: not writable: %s", path, strerror(errno));
     return 0;
@@ -55,7 +74,7 @@ static int state_prepare(const struct agent_config *cfg, bool lock, int *lockfd,
     if (!lock)
         return 0;
     snprintf(path, sizeof(path), "%s/agent.lock", cfg->state_dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return fl_errf(err, -errno, "%s: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -84,6 +103,158 @@ static int bind_socket(const struct agent_config *cfg, struct fl_err *err)
         return fl_errf(err, -e, "bind %s: %s", cfg->listen, strerror(e));
     }
     return fd;
+}
+
+/*
+ * The capability probe in a child of its own network namespace (as root an
+ * unshare; otherwise a user namespace too, which a single-threaded child may
+ * make), so that probe devices never appear where the agent works. Forked
+ * before any thread exists. NULL when the child could not do it.
+ */
+static json_t *probe_private(const char *state_dir)
+{
+    char dir[4096], lockp[4200];
+    struct fl_buf b;
+    char chunk[4096];
+    json_t *o = NULL;
+    int p[2], st = 0;
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return NULL;
+    pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return NULL;
+    }
+    if (pid == 0) {
+        struct inj_config pc;
+        struct inj_ctx *ctx = NULL;
+        json_t *res = NULL;
+        char *text;
+        size_t len, off = 0;
+        int rc = 1;
+
+        close(p[0]);
+        if (unshare(CLONE_NEWNET) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+            _exit(3);
+        snprintf(dir, sizeof(dir), "%s/probe-XXXXXX", state_dir);
+        if (mkdtemp(dir) == NULL)
+            _exit(4);
+        memset(&pc, 0, sizeof(pc));
+        pc.state_dir = dir;
+        if (inj_open(&pc, &ctx, NULL) == 0 && inj_probe(ctx, &res, NULL) == 0 && res != NULL) {
+            text = json_dumps(res, JSON_COMPACT);
+            len = text ? strlen(text) : 0;
+            while (off < len) {
+                n = write(p[1], text + off, len - off);
+                if (n <= 0)
+                    break;
+                off += (size_t)n;
+            }
+            rc = text != NULL && off == len ? 0 : 1;
+        }
+        inj_close(ctx);
+        snprintf(lockp, sizeof(lockp), "%s/.lock", dir);
+        unlink(lockp);
+        rmdir(dir);
+        _exit(rc);
+    }
+    close(p[1]);
+    fl_buf_init(&b, 1 << 20);
+    while ((n = read(p[0], chunk, sizeof(chunk))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || fl_buf_add(&b, chunk, (size_t)n) < 0)
+            break;
+    }
+    close(p[0]);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && b.p != NULL)
+        o = json_loadb(b.p, b.len, 0, NULL);
+    fl_buf_free(&b);
+    return o;
+}
+
+/* Put the previous PEM text back into cfg, freeing (and wiping) the current. */
+static void tls_restore(struct agent_config *cfg, char *old_cert, char *old_key)
+{
+    free(cfg->tls_cert_pem);
+    if (cfg->tls_key_pem != NULL) {
+        explicit_bzero(cfg->tls_key_pem, strlen(cfg->tls_key_pem));
+        free(cfg->tls_key_pem);
+    }
+    cfg->tls_cert_pem = old_cert;
+    cfg->tls_key_pem = old_key;
+}
+
+/*
+ * SIGHUP: read the certificate and key again and serve them from now on,
+ * without a restart (which would revert every fault). The old daemon stops
+ * accepting (MHD_quiesce_daemon), a new one takes its listening socket, and
+ * the old one finishes the requests it has. On any error the old
+ * certificate stays in service.
+ */
+static void reload_tls(struct agent_config *cfg, struct agent *a, struct MHD_Daemon **d)
+{
+    char *old_cert = cfg->tls_cert_pem, *old_key = cfg->tls_key_pem;
+    struct MHD_Daemon *nd;
+    struct fl_err err;
+    int lfd;
+
+    fl_err_clear(&err);
+    if (cfg->tls_cert == NULL) {
+        log_info("SIGHUP: no TLS certificate configured; nothing to reload");
+        return;
+    }
+    /* reload frees what cfg holds: give it copies, keep the originals for a fallback. */
+    cfg->tls_cert_pem = strdup(old_cert);
+    cfg->tls_key_pem = strdup(old_key);
+    if (cfg->tls_cert_pem == NULL || cfg->tls_key_pem == NULL ||
+        agent_config_reload_tls(cfg, &err) < 0) {
+        log_warnx("SIGHUP: keeping the old certificate: %s", err.msg[0] ? err.msg : "no memory");
+        tls_restore(cfg, old_cert, old_key);
+        return;
+    }
+    lfd = MHD_quiesce_daemon(*d);
+    if (lfd < 0) {
+        log_warnx("SIGHUP: cannot hand the socket over; keeping the old certificate");
+        tls_restore(cfg, old_cert, old_key);
+        return;
+    }
+    nd = agent_api_start(a, lfd, &err);
+    if (nd == NULL) {
+        log_warnx("SIGHUP: new certificate refused (%s); serving the old one", err.msg);
+        tls_restore(cfg, old_cert, old_key);
+        old_cert = old_key = NULL;
+        nd = agent_api_start(a, lfd, &err);
+        if (nd == NULL) {
+            log_warnx("SIGHUP: cannot serve again: %s", err.msg);
+            return; /* *d stays the quiesced daemon; SIGTERM still reverts */
+        }
+    } else {
+        log_info("SIGHUP: TLS certificate reloaded from %s; faults untouched", cfg->tls_cert);
+    }
+    agent_api_stop(*d);
+    *d = nd;
+    free(old_cert);
+    if (old_key != NULL) {
+        explicit_bzero(old_key, strlen(old_key));
+        free(old_key);
+    }
+}
+
+static bool loopback(const struct agent_config *cfg)
+{
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&cfg->listen_addr;
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&cfg->listen_addr;
+
+    if (cfg->listen_addr.ss_family == AF_INET)
+        return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+    return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
 }
 
 /* inj_recover, but only a sweep when the journal is empty. */
@@ -134,8 +305,9 @@ int main(int argc, char **argv)
     fl_log_init("faultline-agent", cfg.verbose);
     if ((r = agent_config_load(&cfg, &err)) < 0)
         goto fail;
-    if (cfg.n_allow == 0 && cfg.n_allow_devs == 0)
+    if (cfg.n_allow == 0 && cfg.n_allow_devs == 0 && cfg.n_procs == 0 && !cfg.process_file)
         log_warnx("no --allow given: every fault will be refused (403)");
+    agent_control_warn(&cfg);
     if ((r = state_prepare(&cfg, !cfg.check_only, &lockfd, &err)) < 0)
         goto fail;
     if (cfg.check_only) {
@@ -165,6 +337,8 @@ int main(int argc, char **argv)
     icfg.n_exempt = cfg.n_control;
     if ((r = inj_open(&icfg, &inj, &err)) < 0)
         goto fail;
+    /* Before the journal is replayed: a restart it names obeys today's policy. */
+    agent_process_guard_install(&cfg);
     /* Before serving: whatever a previous run left behind goes. */
     if ((r = recover(inj, &err)) < 0) {
         fl_err_prefix(&err, "start-up recovery");
@@ -173,7 +347,20 @@ int main(int argc, char **argv)
     agent_init(&a, &cfg, inj);
     inj = NULL;
     have_agent = true;
-    if ((r = agent_priv_drop(&err)) < 0)
+    /*
+     * The capability probe runs once, now, while the agent can still make a
+     * private network namespace for it; /v1/capabilities serves this result
+     * and never probes (nor creates probe devices) again.
+     */
+    a.caps = probe_private(cfg.state_dir);
+    if (a.caps == NULL) {
+        log_warnx("cannot make a private network namespace for the capability probe (no "
+                  "CAP_SYS_ADMIN, user namespaces off, or RestrictNamespaces=); probing once "
+                  "here, now, with short-lived flprobe* devices in this namespace");
+        if (inj_probe(a.inj, &a.caps, NULL) < 0 || a.caps == NULL)
+            log_warnx("start-up capability probe failed; /v1/capabilities will answer 500");
+    }
+    if ((r = agent_priv_drop(agent_process_enabled(&cfg), &err)) < 0)
         goto fail;
     if (listen(fd, 128) < 0) {
         r = fl_errf(&err, -errno, "listen %s: %s", cfg.listen, strerror(errno));
@@ -188,6 +375,10 @@ int main(int argc, char **argv)
         r = err.code ? err.code : -EIO;
         goto fail;
     }
+    if (cfg.tls_cert_pem == NULL && !loopback(&cfg))
+        log_warnx("WARNING: serving plain HTTP on %s: the bearer token crosses the network in "
+                  "clear; give --tls-cert/--tls-key outside a lab",
+                  cfg.listen);
     log_info("serving on %s%s (pid %d, state %s, %zu allow, %zu control)", cfg.listen,
              cfg.tls_cert_pem ? " with TLS" : "", (int)getpid(), cfg.state_dir,
              cfg.n_allow + cfg.n_allow_devs, cfg.n_control);
@@ -196,7 +387,7 @@ int main(int argc, char **argv)
         if (sigwait(&set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("SIGHUP ignored (restart to change the configuration)");
+            reload_tls(&cfg, &a, &d);
             continue;
         }
         break;

@@ -2,7 +2,8 @@
  * Privilege reduction. The agent starts as root only to bind its socket, open
  * its netlink sockets and recover the journal; before the first HTTP thread
  * exists it keeps just CAP_NET_ADMIN (nf_tables, rtnetlink), CAP_NET_RAW
- * (packet captures) and CAP_KILL (process faults), drops every other
+ * (packet captures) and CAP_KILL (process faults, only when process targets
+ * are configured), drops every other
  * capability from the bounding set as well (so nothing it ever executes gets
  * them back), clears the inheritable and ambient sets, locks the securebits
  * so that uid 0 grants nothing on exec, and sets no_new_privs. Uses the raw
@@ -20,16 +21,11 @@
 
 #include "agent.h"
 
-static const int keep[] = {CAP_NET_ADMIN, CAP_NET_RAW, CAP_KILL};
+static bool keep_kill_cap;
 
 static bool kept(int cap)
 {
-    size_t i;
-
-    for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-        if (keep[i] == cap)
-            return true;
-    return false;
+    return cap == CAP_NET_ADMIN || cap == CAP_NET_RAW || (keep_kill_cap && cap == CAP_KILL);
 }
 
 static int last_cap(void)
@@ -45,7 +41,7 @@ static int last_cap(void)
     return v;
 }
 
-int agent_priv_drop(struct fl_err *err)
+int agent_priv_drop(bool keep_kill, struct fl_err *err)
 {
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
@@ -53,6 +49,7 @@ int agent_priv_drop(struct fl_err *err)
     unsigned i;
     bool have_setpcap;
 
+    keep_kill_cap = keep_kill;
     memset(data, 0, sizeof(data));
     if (syscall(SYS_capget, &hdr, data) < 0)
         return fl_errf(err, -errno, "capget: %s", strerror(errno));

@@ -214,6 +214,7 @@ int bringup_target(struct run *R, struct fl_err *err)
     struct fl_target_env env;
     char dir[PATH_MAX];
     size_t i;
+    int r;
 
     R->launcher = fl_target_find(exp->target.kind_name);
     if (!R->launcher)
@@ -234,7 +235,8 @@ int bringup_target(struct run *R, struct fl_err *err)
         R->thosts[i].data_addr = R->taddr[i];
     }
     snprintf(dir, sizeof(dir), "%s/target", R->out);
-    fl_mkdir_p(dir, 0755);
+    if ((r = fl_mkdir_p(dir, 0755)) < 0)
+        return fl_errf(err, r, "cannot create %s: %s", dir, strerror(-r));
     memset(&env, 0, sizeof(env));
     env.hosts = R->thosts;
     env.n_hosts = t->n_hosts;

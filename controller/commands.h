@@ -26,5 +26,9 @@ int cmd_validate(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 /* faultline help [COMMAND]: the overview, or a command's --help. */
 int cmd_help(int argc, char **argv);
+/* faultline report RUN_DIR: redraw report.html and print the summary (report_index.c). */
+int cmd_report(int argc, char **argv);
+/* faultline compare BASELINE... NEW: regressions against earlier runs (compare.c). */
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -307,6 +307,7 @@ static int fault_keys(struct pctx *p, struct fy_node *fv, const char *path, cons
 
     allowed[na++] = "at";
     allowed[na++] = "for";
+    allowed[na++] = "capture";
     if (ks->flags & FK_MODE)
         allowed[na++] = "mode";
     if (ks->flags & FK_SCOPE) {
@@ -457,6 +458,19 @@ static int fault_where(struct pctx *p, struct fy_node *fv, const char *path,
     return 0;
 }
 
+/* capture: true: a pcap per host of the fault's interval (evidence for the report). */
+static int fault_capture(struct pctx *p, const char *path, const struct fpairs *fp,
+                         struct exp_fault *f)
+{
+    struct fy_node *k, *v = fp_get(fp, "capture", &k);
+    char sub[PATH_LEN];
+
+    if (k == NULL)
+        return 0;
+    pathf(sub, sizeof(sub), "%s.capture", path);
+    return get_bool(p, v, k, sub, &f->capture);
+}
+
 static int parse_fault(struct pctx *p, struct fy_node *fv, size_t idx, struct exp_fault *f)
 {
     struct fpairs fp = {.n = 0};
@@ -470,7 +484,8 @@ static int parse_fault(struct pctx *p, struct fy_node *fv, size_t idx, struct ex
         return rc;
     f->kind = (enum exp_fault_kind)kind;
     if ((rc = fault_keys(p, fv, path, &fp, f)) < 0 || (rc = fault_when(p, path, &fp, f)) < 0 ||
-        (rc = fault_mode(p, path, &fp, f)) < 0 || (rc = fault_where(p, fv, path, &fp, f)) < 0)
+        (rc = fault_capture(p, path, &fp, f)) < 0 || (rc = fault_mode(p, path, &fp, f)) < 0 ||
+        (rc = fault_where(p, fv, path, &fp, f)) < 0)
         return rc;
     return fault_params(p, &fp, path, f);
 }

@@ -83,10 +83,13 @@ int parse_topology(struct pctx *p, struct fy_node *v, struct fy_node *k);
 
 /* ---- sections ------------------------------------------------------------ */
 
-int parse_target(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_target.c */
+int parse_target(struct pctx *p, struct fy_node *v, struct fy_node *k); /* exp_target.c */
+/* exp_target.c: the target kind's limits against the lab (v: the target section), last. */
+int check_target_limits(struct pctx *p, struct fy_node *v);
 int parse_workload(struct pctx *p, struct fy_node *v, struct fy_node *k); /* exp_workload.c */
 int parse_faults(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_fault.c */
 int parse_verify(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_verify.c */
+int parse_promise(struct pctx *p, struct fy_node *v, struct fy_node *k);  /* exp_promise.c */
 
 /* experiment.c: a value checked against spec s, as JSON in *out. */
 int vconv(struct pctx *p, const struct vspec *s, struct fy_node *k, struct fy_node *v,

@@ -24,7 +24,7 @@ int parse_verify(struct pctx *p, struct fy_node *v, struct fy_node *k)
     if (fy_node_mapping_item_count(v) == 0)
         return perr(p, k, NULL,
                     "verify: expected at least one verifier (failover, failback, read_only, "
-                    "data_loss, staleness, availability, linearizable)");
+                    "data_loss, staleness, availability, linearizable, routing)");
     p->exp->verify_marks = json_object();
     if (p->exp->verify_marks == NULL)
         return -ENOMEM;

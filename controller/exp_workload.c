@@ -35,8 +35,8 @@ static const char *const kv_ops[] = {
     "delete-secret", "purge-secret", "recover-secret", "create-key", "import-key",
     "update-key",    "delete-key",   "purge-key",      "restore",    NULL,
 };
-static const char *const cosmos_ops[] = {"read",    "query", "read-feed", "create", "upsert",
-                                         "replace", "patch", "delete",    NULL};
+static const char *const cosmos_ops[] = {"read",    "query", "read-feed", "create",   "upsert",
+                                         "replace", "patch", "delete",    "failover", NULL};
 
 static const char *const *target_ops(const struct experiment *exp)
 {

@@ -242,7 +242,7 @@ int vconv(struct pctx *p, const struct vspec *s, struct fy_node *k, struct fy_no
 /* ---- the file ----------------------------------------------------------- */
 
 static const char *const root_keys[] = {"apiVersion", "name",   "description", "topology", "target",
-                                        "workload",   "faults", "verify",      NULL};
+                                        "workload",   "faults", "verify",      "promise",  NULL};
 static const char *const root_required[] = {"apiVersion", "name",   "topology", "target",
                                             "workload",   "faults", "verify",   NULL};
 
@@ -291,7 +291,82 @@ static int parse_root(struct pctx *p, struct fy_node *root)
     if ((rc = parse_faults(p, v, k)) < 0)
         return rc;
     v = map_get(root, "verify", &k);
-    return parse_verify(p, v, k);
+    if ((rc = parse_verify(p, v, k)) < 0)
+        return rc;
+    v = map_get(root, "promise", &k);
+    if (k != NULL && (rc = parse_promise(p, v, k)) < 0)
+        return rc;
+    return check_target_limits(p, map_get(root, "target", &k));
+}
+
+/* Only spaces, tabs and line ends in text[0..len) (text need not end in NUL). */
+static bool blank(const char *text, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n')
+            return false;
+    return true;
+}
+
+/*
+ * Where text stops being UTF-8 (overlong forms, surrogates and code points
+ * above U+10FFFF included): 0 when it is all UTF-8, else 1 with *line and
+ * *col (1-based, in characters) of the first bad byte. libfyaml is not
+ * handed anything else: some invalid bytes make it loop forever (a
+ * directive line "%" followed by byte 0xFF, found by tests/fuzz).
+ */
+static int utf8_bad(const char *text, size_t len, int *line, int *col, unsigned *byte)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+
+    *line = *col = 1;
+    while (i < len) {
+        unsigned c = s[i], need, cp, k;
+
+        if (c < 0x80) {
+            need = 0;
+            cp = c;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            need = 1;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            need = 2;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            *byte = c;
+            return 1;
+        }
+        if (len - i <= need) {
+            *byte = c;
+            return 1;
+        }
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xc0) != 0x80) {
+                *byte = c;
+                return 1;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (need == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+            *byte = c;
+            return 1;
+        }
+        i += need + 1;
+        if (c == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+    return 0;
 }
 
 int experiment_parse(const char *text, size_t len, const char *name, struct experiment **out,
@@ -309,6 +384,15 @@ int experiment_parse(const char *text, size_t len, const char *name, struct expe
     if (p.exp == NULL || (p.exp->file = strdup(name)) == NULL) {
         rc = fl_errf(err, -ENOMEM, "%s: out of memory", name);
         goto out;
+    }
+    {
+        int bl, bc;
+        unsigned bb;
+
+        if (utf8_bad(text, len, &bl, &bc, &bb)) {
+            rc = fl_errf(err, -EINVAL, "%s:%d:%d: not UTF-8 text (byte 0x%02X)", name, bl, bc, bb);
+            goto out;
+        }
     }
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
@@ -330,7 +414,7 @@ int experiment_parse(const char *text, size_t len, const char *name, struct expe
         if (de != NULL)
             rc = fl_errf(err, -EINVAL, "%s:%d:%d: YAML syntax error: %s", name, de->line,
                          de->column, de->msg);
-        else if (doc == NULL && strspn(text, " \t\r\n") >= len)
+        else if (doc == NULL && blank(text, len))
             rc = fl_errf(err, -EINVAL,
                          "%s:1:1: empty file; expected a mapping with apiVersion, name, "
                          "topology, target, workload, faults and verify",
@@ -398,6 +482,9 @@ void experiment_free(struct experiment *exp)
     json_decref(exp->target.options);
     free(exp->workload.mix);
     free(exp->workload.routing_regions);
+    for (i = 0; i < exp->workload.n_groups; i++)
+        free(exp->workload.groups[i].routing_regions);
+    free(exp->workload.groups);
     for (i = 0; i < exp->n_faults; i++) {
         struct exp_fault *f = &exp->faults[i];
 
@@ -412,6 +499,7 @@ void experiment_free(struct experiment *exp)
     free(exp->faults);
     json_decref(exp->verify);
     json_decref(exp->verify_marks);
+    json_decref(exp->promise);
     free(exp->file);
     free(exp);
 }

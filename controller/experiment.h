@@ -149,9 +149,28 @@ enum exp_model {
     EXP_MODEL_SET,      /* a set: each write adds one element, reads return all */
 };
 
+/*
+ * A client group (workload.clients as a list): count clients placed outside
+ * every region (as a count gives), in a region or in a zone; in the lab a
+ * placed group's clients run inside that region's (zone's) network scope.
+ */
+struct exp_client_group {
+    char name[EXP_NAME_MAX];
+    unsigned count;
+    bool has_region, has_zone; /* placement; neither: outside every region */
+    size_t region, zone;       /* region index; zone index inside that region */
+    bool has_rate;             /* rate given by the group (else its share of workload.rate) */
+    double rate;               /* resolved: this group's operations per second */
+    enum exp_routing routing;
+    size_t *routing_regions; /* region indexes; default: own region first, then the workload's */
+    size_t n_routing_regions;
+};
+
 struct exp_workload {
     enum exp_model model;
-    unsigned clients;
+    unsigned clients; /* total over the groups */
+    struct exp_client_group *groups; /* NULL when clients is a count */
+    size_t n_groups;
     double rate; /* operations per second over all clients */
     int64_t duration_ns;
     unsigned keys;      /* default 100 */
@@ -173,6 +192,7 @@ struct exp_fault {
     int64_t for_ns;           /* resolved: without "for:", until the workload ends */
     bool until_end;           /* "for:" was absent */
     enum exp_fault_mode mode; /* partition, one-way, isolate */
+    bool capture;             /* capture: true: a pcap per host of the fault's interval */
     /* Where it applies (every kind but partition and one-way): region, zone or host. */
     struct exp_set scope;
     struct exp_set *groups; /* partition: each group's members */
@@ -201,6 +221,11 @@ struct experiment {
      */
     json_t *verify;
     json_t *verify_marks;
+    /*
+     * promise: the cells the experiment checks, [{"doc","row","column","claim"} strings,
+     * "verifiers": [names] when given], or NULL when the file has none.
+     */
+    json_t *promise;
 };
 
 /*

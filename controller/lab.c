@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +33,11 @@
 #include "faultline/timeutil.h"
 #include "lab.h"
 
-/* ---- emergency state (read from a signal handler) ---------------------- */
+/* ---- emergency state (read by the controller's signal thread) ---------- */
 
-static volatile sig_atomic_t em_active;
+static atomic_int em_active;
 static pid_t em_pids[LAB_MAX_PROCS];
-static volatile sig_atomic_t em_npids;
+static atomic_int em_npids; /* em_pids[0..em_npids) are set before the count grows */
 static char em_ip[PATH_MAX];
 static char em_batch[PATH_MAX];
 static char em_script[PATH_MAX];
@@ -94,6 +95,15 @@ static void last_line(const char *path, char *buf, size_t len)
     fclose(f);
 }
 
+/* In a child before exec: the controller's blocked SIGINT/SIGTERM (signals.c) are not inherited. */
+static void child_unblock(void)
+{
+    sigset_t none;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Start `ip [-n ns] -batch file` with stderr to errlog; returns the pid or -errno. */
 static pid_t ip_batch_start(const char *ns, const char *file, const char *errlog)
 {
@@ -105,6 +115,7 @@ static pid_t ip_batch_start(const char *ns, const char *file, const char *errlog
     if (pid == 0) {
         int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
+        child_unblock();
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -132,6 +143,7 @@ static int wait_ok(pid_t pid)
 struct text {
     char *s;
     size_t n, cap;
+    bool oom; /* a line was lost: tx_write refuses to write the rest */
 };
 
 static void __attribute__((format(printf, 2, 3))) tx_add(struct text *t, const char *fmt, ...)
@@ -142,14 +154,18 @@ static void __attribute__((format(printf, 2, 3))) tx_add(struct text *t, const c
     va_start(ap, fmt);
     need = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (need < 0)
+    if (need < 0) {
+        t->oom = true;
         return;
+    }
     if (t->n + (size_t)need + 1 > t->cap) {
         size_t cap = (t->cap ? t->cap * 2 : 1024) + (size_t)need;
         char *s = realloc(t->s, cap);
 
-        if (!s)
+        if (!s) {
+            t->oom = true;
             return;
+        }
         t->s = s;
         t->cap = cap;
     }
@@ -161,7 +177,7 @@ static void __attribute__((format(printf, 2, 3))) tx_add(struct text *t, const c
 
 static int tx_write(struct text *t, const char *path)
 {
-    int r = write_file(path, 0644, t->s ? t->s : "");
+    int r = t->oom ? -ENOMEM : write_file(path, 0644, t->s ? t->s : "");
 
     free(t->s);
     memset(t, 0, sizeof(*t));
@@ -243,6 +259,38 @@ static size_t pids_in(const ino_t *inos, size_t n, pid_t *out, size_t max)
 
 /* ---- state file ---------------------------------------------------------- */
 
+/*
+ * When pid started (clock ticks since boot, field 22 of /proc/<pid>/stat),
+ * so that a reused pid is not taken for the process a state file names.
+ * -1 when there is no such process or it is a zombie (it is gone, only not
+ * reaped yet).
+ */
+long long lab_proc_start(pid_t pid)
+{
+    char path[64], buf[1024], *p, *tok, *save = NULL;
+    long long start = -1;
+    FILE *f;
+    int field;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (pid <= 0 || (f = fopen(path, "re")) == NULL)
+        return -1;
+    p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+    fclose(f);
+    if (!p)
+        return -1;
+    /* After the command's ")": field 3 (state) ... field 22 (starttime). */
+    for (field = 3, tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        if (field == 3 && (tok[0] == 'Z' || tok[0] == 'X'))
+            return -1;
+        if (field++ == 22) {
+            start = strtoll(tok, NULL, 10);
+            break;
+        }
+    }
+    return start;
+}
+
 static int state_write(const struct lab *lab)
 {
     json_t *j = json_object(), *nss = json_array(), *procs = json_array();
@@ -266,13 +314,17 @@ static int state_write(const struct lab *lab)
     json_object_set_new(j, "id", json_string(lab->id));
     json_object_set_new(j, "dir", json_string(lab->dir));
     json_object_set_new(j, "controller_pid", json_integer(getpid()));
+    json_object_set_new(j, "controller_start", json_integer(lab_proc_start(getpid())));
     json_object_set_new(j, "detached", json_boolean(lab->detach));
     json_object_set_new(j, "created_wall_ns", json_integer(fl_wall_ns()));
     json_object_set_new(j, "namespaces", nss);
     json_object_set_new(j, "processes", procs);
     snprintf(tmp, sizeof(tmp), "%s.tmp", lab->state_file);
-    r = json_dump_file(j, tmp, JSON_INDENT(2)) == 0 ? 0 : -EIO;
+    errno = 0;
+    r = json_dump_file(j, tmp, JSON_INDENT(2)) == 0 ? 0 : errno ? -errno : -EIO;
     json_decref(j);
+    if (r < 0)
+        unlink(tmp);
     if (r == 0 && rename(tmp, lab->state_file) < 0)
         r = -errno;
     return r;
@@ -332,10 +384,12 @@ static int ns_destroy(char **names, size_t n, const char *tmpdir, struct fl_err 
 
 /* ---- building ------------------------------------------------------------ */
 
-static void em_arm(struct lab *lab)
+/* Prepare the emergency teardown's files. 0, or -errno with err. */
+static int em_arm(struct lab *lab, struct fl_err *err)
 {
     struct text t = {0};
     size_t i;
+    int r;
 
     snprintf(em_ip, sizeof(em_ip), "%s", ip_path());
     snprintf(em_batch, sizeof(em_batch), "%s/netns-del.batch", lab->dir);
@@ -343,11 +397,12 @@ static void em_arm(struct lab *lab)
     tx_add(&t, "netns del %s\nnetns del %s\n", lab->router_ns, lab->ctl_ns);
     for (i = 0; i < lab->n_hosts; i++)
         tx_add(&t, "netns del %s\n", lab->host_ns[i]);
-    tx_write(&t, em_batch);
+    if ((r = tx_write(&t, em_batch)) < 0)
+        return fl_errf(err, r, "cannot write %s: %s", em_batch, strerror(-r));
     /*
      * The script the emergency path execs: kill every process in the lab's
      * namespaces, whoever started it (a target launcher's servers too), then
-     * delete the namespaces. Written now: a signal handler can only exec.
+     * delete the namespaces. Written now: the last resort does no more than exec it.
      */
     snprintf(em_script, sizeof(em_script), "%s/emergency-teardown.sh", lab->dir);
     tx_add(&t, "for ns in %s %s", lab->router_ns, lab->ctl_ns);
@@ -359,9 +414,11 @@ static void em_arm(struct lab *lab)
            "done\n",
            em_ip);
     tx_add(&t, "exec %s -batch %s\n", em_ip, em_batch);
-    tx_write(&t, em_script);
-    em_npids = 0;
-    em_active = 1;
+    if ((r = tx_write(&t, em_script)) < 0)
+        return fl_errf(err, r, "cannot write %s: %s", em_script, strerror(-r));
+    atomic_store(&em_npids, 0);
+    atomic_store(&em_active, 1);
+    return 0;
 }
 
 static void lab_names(struct lab *lab, const struct experiment *exp)
@@ -374,29 +431,43 @@ static void lab_names(struct lab *lab, const struct experiment *exp)
         snprintf(lab->host_ns[i], LAB_NS_MAX, "fl-%s-%s", lab->id, exp->topology.hosts[i].name);
 }
 
-/* Write tx as <dir>/<name>.batch and start `ip -batch` on it in ns (NULL: here). */
+/*
+ * Write tx as <dir>/<name>.batch and start `ip -batch` on it in ns (NULL:
+ * here). The pid, or -errno with err saying which file or why.
+ */
 static pid_t batch_start(const struct lab *lab, struct text *tx, const char *ns, const char *name,
-                         const char *log)
+                         const char *log, struct fl_err *err)
 {
     char path[PATH_MAX];
+    pid_t pid;
+    int r;
 
     snprintf(path, sizeof(path), "%s/%s.batch", lab->dir, name);
-    if (tx_write(tx, path) < 0)
-        return -EIO;
-    return ip_batch_start(ns, path, log);
+    if ((r = tx_write(tx, path)) < 0)
+        return fl_errf(err, r, "cannot write %s: %s", path, strerror(-r));
+    if ((pid = ip_batch_start(ns, path, log)) < 0)
+        fl_errf(err, (int)pid, "cannot start ip: %s", strerror((int)-pid));
+    return pid;
 }
 
-/* Wait for every batch of pids; -EIO with the log's last line when one failed. */
+/*
+ * Wait for every batch of pids; a batch that could not start keeps the
+ * error batch_start gave, one that failed is -EIO with the log's last line.
+ */
 static int batches_wait(const pid_t *pids, size_t n, const char *log, const char *what,
                         struct fl_err *err)
 {
     char msg[256];
     size_t i;
-    int rc = 0;
+    int rc = 0, not_started = 0;
 
     for (i = 0; i < n; i++)
-        if (pids[i] < 0 || wait_ok(pids[i]) < 0)
+        if (pids[i] < 0)
+            not_started = (int)pids[i];
+        else if (wait_ok(pids[i]) < 0)
             rc = -EIO;
+    if (not_started)
+        return not_started;
     if (rc == 0)
         return 0;
     last_line(log, msg, sizeof(msg));
@@ -486,13 +557,13 @@ static int build(struct lab *lab, const struct experiment *exp, struct fl_err *e
     tx_add(&tx, "netns add %s\nnetns add %s\n", lab->router_ns, lab->ctl_ns);
     for (i = 0; i < t->n_hosts; i++)
         tx_add(&tx, "netns add %s\n", lab->host_ns[i]);
-    pids[0] = batch_start(lab, &tx, NULL, "netns-add", log);
+    pids[0] = batch_start(lab, &tx, NULL, "netns-add", log, err);
     if ((rc = batches_wait(pids, 1, log, "ip netns add", err)) < 0)
         goto out;
     router_batch(&tx, lab, t);
-    pids[np++] = batch_start(lab, &tx, lab->router_ns, lab->router_ns, log);
+    pids[np++] = batch_start(lab, &tx, lab->router_ns, lab->router_ns, log, err);
     control_batch(&tx, lab, t);
-    pids[np++] = batch_start(lab, &tx, lab->ctl_ns, lab->ctl_ns, log);
+    pids[np++] = batch_start(lab, &tx, lab->ctl_ns, lab->ctl_ns, log, err);
     if ((rc = batches_wait(pids, np, log, "building the lab's router and control network", err)) <
         0)
         goto out;
@@ -500,10 +571,10 @@ static int build(struct lab *lab, const struct experiment *exp, struct fl_err *e
     tx_add(&tx, "addr add %s/24 dev cli0\nlink set cli0 up\n", LAB_CLIENT_ADDR);
     tx_add(&tx, "route add %s via %s\n", LAB_DATA_NET, LAB_CLIENT_GW);
     snprintf(clients, sizeof(clients), "%s-clients", lab->ctl_ns);
-    pids[np++] = batch_start(lab, &tx, lab->ctl_ns, clients, log);
+    pids[np++] = batch_start(lab, &tx, lab->ctl_ns, clients, log, err);
     for (i = 0; i < t->n_hosts; i++) {
         host_batch(&tx, t, i);
-        pids[np++] = batch_start(lab, &tx, lab->host_ns[i], lab->host_ns[i], log);
+        pids[np++] = batch_start(lab, &tx, lab->host_ns[i], lab->host_ns[i], log, err);
     }
     e = ns_sysctl(lab->router_ns, "/proc/sys/net/ipv4/ip_forward", "1");
     if ((rc = batches_wait(pids, np, log, "configuring the lab's hosts", err)) < 0)
@@ -578,8 +649,7 @@ int lab_up(const struct experiment *exp, const char *dir, bool detach, struct la
         lab_free(lab);
         return fl_errf(err, r, "cannot write %s: %s", lab->state_file, strerror(-r));
     }
-    em_arm(lab);
-    if ((r = build(lab, exp, err)) < 0) {
+    if ((r = em_arm(lab, err)) < 0 || (r = build(lab, exp, err)) < 0) {
         lab_down(lab, 0, NULL);
         lab_free(lab);
         return r;
@@ -595,7 +665,7 @@ int lab_spawn(struct lab *lab, const char *ns, const char *name, const char *log
               char *const argv[], pid_t *pid, struct fl_err *err)
 {
     char p[PATH_MAX];
-    int nsfd, logfd, nullfd;
+    int nsfd, logfd, nullfd, r;
     pid_t child;
 
     if (lab->n_procs >= LAB_MAX_PROCS)
@@ -649,13 +719,47 @@ int lab_spawn(struct lab *lab, const char *ns, const char *name, const char *log
     lab->procs[lab->n_procs] = child;
     snprintf(lab->proc_names[lab->n_procs], sizeof(lab->proc_names[0]), "%s", name);
     lab->n_procs++;
-    if (em_active && em_npids < LAB_MAX_PROCS) {
-        em_pids[em_npids] = child;
-        em_npids = em_npids + 1;
+    if (atomic_load(&em_active) && atomic_load(&em_npids) < LAB_MAX_PROCS) {
+        em_pids[atomic_load(&em_npids)] = child;
+        atomic_fetch_add(&em_npids, 1);
     }
-    state_write(lab);
+    /* The state file names every process, or `lab down` could miss one: a failure stops. */
+    if ((r = state_write(lab)) < 0)
+        return fl_errf(err, r, "cannot write %s: %s", lab->state_file, strerror(-r));
     if (pid)
         *pid = child;
+    return 0;
+}
+
+/* The process allowlist of host i's agent (--process-file), written once the target runs. */
+static void process_file_path(const struct lab *lab, const char *host, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/processes-%s.json", lab->dir, host);
+}
+
+int lab_write_process_file(struct lab *lab, const char *host, json_t *processes, struct fl_err *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    json_t *j = json_pack("{s:O}", "processes", processes);
+    int fd, r = 0;
+
+    if (!j)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    process_file_path(lab, host, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    /* The agent refuses a file that anyone but its own user could write. */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || json_dumpfd(j, fd, JSON_COMPACT) != 0)
+        r = -(errno ? errno : EIO);
+    if (fd >= 0 && close(fd) < 0 && r == 0)
+        r = -errno;
+    json_decref(j);
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        unlink(tmp);
+        return fl_errf(err, r, "cannot write %s: %s", path, strerror(-r));
+    }
     return 0;
 }
 
@@ -663,7 +767,7 @@ int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *
                      const char *logdir, bool allow_any, struct fl_err *err)
 {
     const struct exp_topology *t = &exp->topology;
-    char listen[96], state[PATH_MAX], log[PATH_MAX], ctl[64], a[64], name[96];
+    char listen[96], state[PATH_MAX], log[PATH_MAX], ctl[64], a[64], name[96], procs[PATH_MAX];
     size_t i;
     int r;
 
@@ -692,8 +796,12 @@ int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *
         argv[k++] = (char *)"--allow";
         argv[k++] = (char *)"dev:" LAB_DATA_DEV;
         if (allow_any) {
+            /* A process fault names no address; its target comes from the file, once known. */
+            process_file_path(lab, h->name, procs, sizeof(procs));
             argv[k++] = (char *)"--allow";
             argv[k++] = (char *)"0.0.0.0/0";
+            argv[k++] = (char *)"--process-file";
+            argv[k++] = procs;
         }
         argv[k++] = (char *)"-v";
         argv[k] = NULL;
@@ -794,7 +902,7 @@ int lab_down(struct lab *lab, int grace_ms, struct fl_err *err)
         }
     if (r == 0) {
         unlink(lab->state_file);
-        em_active = 0;
+        atomic_store(&em_active, 0);
     }
     lab->down_ns = fl_now_ns() - t0;
     return r;
@@ -812,10 +920,10 @@ void lab_free(struct lab *lab)
 
 void lab_emergency_teardown(void)
 {
-    sig_atomic_t i, n = em_npids;
+    int i, n = atomic_load(&em_npids);
     pid_t pid;
 
-    if (!em_active)
+    if (!atomic_load(&em_active))
         return;
     for (i = 0; i < n; i++)
         kill(em_pids[i], SIGKILL);
@@ -823,6 +931,7 @@ void lab_emergency_teardown(void)
     if (pid == 0) {
         int fd = open("/dev/null", O_WRONLY);
 
+        child_unblock();
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -833,7 +942,7 @@ void lab_emergency_teardown(void)
     if (pid > 0)
         waitpid(pid, NULL, 0);
     unlink(em_state);
-    em_active = 0;
+    atomic_store(&em_active, 0);
 }
 
 /* Namespace names under /run/netns starting with prefix (malloc'd array). */
@@ -904,6 +1013,7 @@ int lab_down_id(const char *id, struct fl_err *err)
             pid_t pid = fork();
 
             if (pid == 0) {
+                child_unblock();
                 execl("/bin/rm", "rm", "-rf", "--", own, (char *)NULL);
                 _exit(127);
             }
@@ -914,6 +1024,41 @@ int lab_down_id(const char *id, struct fl_err *err)
     }
     if (r == 0)
         unlink(state);
+    return r;
+}
+
+int lab_stale(const char *id, char *why, size_t len)
+{
+    char state[PATH_MAX];
+    json_t *j, *start;
+    long long now;
+    pid_t pid;
+    int r = 0;
+
+    if (why && len)
+        why[0] = '\0';
+    snprintf(state, sizeof(state), "%s/%s.json", LAB_STATE_DIR, id);
+    if ((j = json_load_file(state, 0, NULL)) == NULL)
+        return 0;
+    pid = (pid_t)json_integer_value(json_object_get(j, "controller_pid"));
+    start = json_object_get(j, "controller_start");
+    /* `lab up` and --keep-lab: left running on purpose, their controller has exited. */
+    if (!json_is_true(json_object_get(j, "detached"))) {
+        now = lab_proc_start(pid);
+        if (now < 0) {
+            r = 1;
+            if (why)
+                snprintf(why, len, "its controller (pid %d) is gone", (int)pid);
+        } else if (json_is_integer(start) && json_integer_value(start) >= 0 &&
+                   json_integer_value(start) != now) {
+            r = 1;
+            if (why)
+                snprintf(why, len,
+                         "its controller (pid %d) is gone (that pid is another process now)",
+                         (int)pid);
+        }
+    }
+    json_decref(j);
     return r;
 }
 

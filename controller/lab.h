@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "experiment.h"
 #include "faultline/err.h"
 
@@ -92,6 +94,16 @@ int lab_spawn(struct lab *lab, const char *ns, const char *name, const char *log
 int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *agent_bin,
                      const char *logdir, bool allow_any, struct fl_err *err);
 
+/*
+ * The process allowlist of host's agent (started with allow_any: its
+ * --process-file, <dir>/processes-<host>.json): {"processes": processes},
+ * each entry a process fault's target ({"pidfile": P, "restart_cmd": [...]},
+ * {"match": S}), written (mode 0600, replaced atomically) once the target
+ * runs. 0 or -errno with err.
+ */
+int lab_write_process_file(struct lab *lab, const char *host, json_t *processes,
+                           struct fl_err *err);
+
 /* Move the calling thread into the control namespace (threads it creates follow). */
 int lab_enter_control(struct lab *lab, struct fl_err *err);
 /* Move the calling thread back to the namespace it came from. */
@@ -123,7 +135,24 @@ int lab_down_id(const char *id, struct fl_err *err);
 int lab_list(char ***ids, size_t *n);
 
 /*
- * Async-signal-safe last resort for a second Ctrl-C: SIGKILL every process
+ * When pid started (clock ticks since boot, /proc/<pid>/stat field 22), -1
+ * when there is no such process or only its zombie. The state file records
+ * it beside the controller's pid, so that a reused pid is never taken for
+ * the controller.
+ */
+long long lab_proc_start(pid_t pid);
+
+/*
+ * Is lab id stale: its state file names a controller (not a detached `lab
+ * up` / --keep-lab) that is no longer running (no such pid, a zombie, or a
+ * process with another start time)? 1 stale (why says so), 0 not (or no
+ * state file).
+ */
+int lab_stale(const char *id, char *why, size_t len);
+
+/*
+ * Last resort for a second Ctrl-C (called from the controller's signal
+ * thread, never in signal context): SIGKILL every process
  * of the current lab and delete its namespaces (fork + exec of a prepared
  * `ip -batch`), remove the state file. Does nothing without a current lab.
  */

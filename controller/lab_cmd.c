@@ -21,15 +21,17 @@ static void lab_usage(FILE *out)
     fprintf(
         out,
         "usage: faultline lab up [--no-target] FILE\n"
-        "       faultline lab down [ID...]\n"
+        "       faultline lab down [ID... | --stale]\n"
         "       faultline lab list\n"
         "\n"
         "Build an experiment's lab by hand and leave it running, to poke at it: the\n"
         "namespaces (fl-<id>-<host>, fl-<id>-router, fl-<id>-ctl), an agent in every\n"
         "host on its control address, and the target's replicas (unless --no-target).\n"
         "No workload runs and no fault is applied. 'lab down' kills every process in\n"
-        "the lab's namespaces and deletes them (without ID: every lab); 'lab list'\n"
-        "shows the labs recorded in " LAB_STATE_DIR ". Needs root.\n"
+        "the lab's namespaces and deletes them (without ID: every lab; with --stale:\n"
+        "exactly the labs whose `faultline run` is gone, killed before it could tear\n"
+        "down, checked by the controller's pid and start time); 'lab list' shows the\n"
+        "labs recorded in " LAB_STATE_DIR ", stale ones marked. Needs root.\n"
         "\n"
         "examples:\n"
         "  sudo faultline lab up experiments/key-vault-region-outage.yaml\n"
@@ -37,6 +39,7 @@ static void lab_usage(FILE *out)
         "  sudo ip netns exec fl-<id>-ctl curl -H \"Authorization: Bearer $(sudo cat " LAB_STATE_DIR
         "/<id>/agent.token)\" http://198.19.0.10:7070/v1/health\n"
         "  sudo faultline lab down <id>\n"
+        "  sudo faultline lab down --stale\n"
         "\n"
         "%s",
         run_exit_codes);
@@ -154,6 +157,32 @@ out:
     return code;
 }
 
+/* `lab down --stale`: exactly the labs whose controller is gone. */
+static int lab_down_stale(void)
+{
+    struct fl_err err = {0};
+    char **ids = NULL, why[128];
+    size_t n = 0, i, k = 0;
+    int code = FL_EXIT_OK;
+
+    lab_list(&ids, &n);
+    for (i = 0; i < n; i++) {
+        if (lab_stale(ids[i], why, sizeof(why)) == 1) {
+            k++;
+            if (lab_down_id(ids[i], &err) < 0) {
+                fprintf(stderr, "faultline lab down: %s\n", err.msg);
+                code = FL_EXIT_HARNESS;
+            } else
+                printf("lab %s down (%s)\n", ids[i], why);
+        }
+        free(ids[i]);
+    }
+    free(ids);
+    if (k == 0)
+        printf("no stale lab\n");
+    return code;
+}
+
 static int lab_down_cmd(int argc, char **argv)
 {
     struct fl_err err = {0};
@@ -165,6 +194,14 @@ static int lab_down_cmd(int argc, char **argv)
         fprintf(stderr, "faultline lab: needs root (CAP_NET_ADMIN)\n");
         return FL_EXIT_HARNESS;
     }
+    if (argc == 3 && strcmp(argv[2], "--stale") == 0)
+        return lab_down_stale();
+    for (a = 2; a < argc; a++)
+        if (argv[a][0] == '-') {
+            fprintf(stderr, "faultline lab down: unknown option '%s' (ID... or --stale)\n",
+                    argv[a]);
+            return FL_EXIT_USAGE;
+        }
     if (argc > 2) {
         for (a = 2; a < argc; a++) {
             if (lab_down_id(argv[a], &err) < 0) {
@@ -197,9 +234,11 @@ static int lab_list_cmd(void)
 
     lab_list(&ids, &n);
     for (i = 0; i < n; i++) {
-        char *res = lab_residue(ids[i]);
+        char *res = lab_residue(ids[i]), why[128];
 
         printf("%s", ids[i]);
+        if (lab_stale(ids[i], why, sizeof(why)) == 1)
+            printf("  STALE (%s; 'faultline lab down --stale' removes it)", why);
         if (res) {
             char *p;
 

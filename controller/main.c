@@ -31,6 +31,8 @@ struct command {
 static const struct command commands[] = {
     {"run", cmd_run, "run experiments: lab or staging, workload, faults, verdicts"},
     {"lab", cmd_lab, "build an experiment's lab by hand (up), tear labs down (down), list them"},
+    {"report", cmd_report, "redraw a run folder's report.html and print its summary"},
+    {"compare", cmd_compare, "compare a new run with earlier ones; exit 1 on a regression"},
     {"validate", cmd_validate, "check experiment files without touching anything"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help, or a command's help"},

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
 #include "report.h"
+#include "report_html.h"
 #include "run_int.h"
 
 /* Operations of the history: workload ops by outcome, final reads apart. */
@@ -40,25 +42,50 @@ void outputs_faults_timeline(struct run *R)
         f.apply_done_ns = s->apply_done;
         f.heal_sent_ns = s->heal_sent;
         f.heal_done_ns = s->heal_done;
-        hist_faults_append(&R->hf, &f);
+        /* A timeline with a fault missing would let the verifiers judge the wrong windows. */
+        if (hist_faults_append(&R->hf, &f) < 0) {
+            run_harness_fail(R, "out of memory recording the fault timeline");
+            return;
+        }
     }
 }
 
+/* dir/name from the history writers; 0, or -errno with "cannot write PATH: why" in err. */
 static int write_jsonl(const char *dir, const char *name, const struct hist *h,
-                       const struct hist_faults *hf)
+                       const struct hist_faults *hf, struct fl_err *err)
 {
     char path[PATH_MAX + 32];
     FILE *f;
-    int r;
+    int r, e = 0;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     f = fopen(path, "we");
     if (!f)
-        return -errno;
+        return fl_errf(err, -errno, "cannot write %s: %s", path, strerror(errno));
+    errno = 0;
     r = h ? hist_write_jsonl(f, h) : hist_faults_write_jsonl(f, hf);
-    if (fclose(f) != 0 && r == 0)
+    if (r < 0)
+        e = errno;
+    if (fclose(f) != 0 && r == 0) {
         r = -EIO;
-    return r;
+        e = errno;
+    }
+    if (r < 0)
+        return fl_errf(err, e ? -e : r, "cannot write %s: %s", path, strerror(e ? e : -r));
+    return 0;
+}
+
+/*
+ * An output could not be written: the run is a harness error (exit 3) with
+ * the reason, whatever the verifiers said, so that no report claims a
+ * verdict its files do not back.
+ */
+static void output_failed(struct run *R, const char *why)
+{
+    if (R->code != FL_EXIT_HARNESS || !R->reason[0])
+        snprintf(R->reason, sizeof(R->reason), "%s", why);
+    R->code = FL_EXIT_HARNESS;
+    R->verified = false;
 }
 
 static const char *state_name(int state)
@@ -198,16 +225,18 @@ static json_t *report_build(struct run *R, const struct op_counts *n)
                   (json_int_t)n->ok, "fail", (json_int_t)n->fail, "info", (json_int_t)n->info,
                   "final_reads", "total", (json_int_t)n->f_total, "ok", (json_int_t)n->f_ok);
 
-    if (report)
+    if (report) {
         report_details(R, report);
+        if (R->exp->promise) /* the claim this experiment checks (promises.md, index.html) */
+            json_object_set(report, "promise", R->exp->promise);
+        report_add_figures(report, &R->hist, &R->hf, R->exp->verify);
+    }
     return report;
 }
 
-/* One line for the experiment, then one per verifier (unless quiet). */
-static void summary(struct run *R, const struct op_counts *n)
+/* One line for the experiment, then one per verifier and the reports' paths (unless quiet). */
+static void summary(struct run *R, const struct op_counts *n, const json_t *report)
 {
-    size_t i;
-
     fprintf(
         stderr, "[%s] %s", R->exp->name,
         R->code == FL_EXIT_OK ? "PASS"
@@ -219,12 +248,8 @@ static void summary(struct run *R, const struct op_counts *n)
     fprintf(stderr, " (%llu ops: %llu ok, %llu fail, %llu info; %.1f s) -> %s\n",
             (unsigned long long)n->total, (unsigned long long)n->ok, (unsigned long long)n->fail,
             (unsigned long long)n->info, (double)(fl_now_ns() - R->t_start) / 1e9, R->out);
-    for (i = 0; R->verified && !R->o->quiet && i < R->vres.n; i++)
-        fprintf(stderr, "  %-12s %s  %s\n", R->vres.r[i].name,
-                R->vres.r[i].skipped ? (R->vres.r[i].allowed ? "skip" : "INCONCLUSIVE")
-                : R->vres.r[i].pass  ? "pass"
-                                     : "FAIL",
-                R->vres.r[i].detail ? R->vres.r[i].detail : "");
+    if (report && !R->o->quiet)
+        report_summary_print(stderr, report, R->out, R->o->verbose);
 }
 
 void outputs_write(struct run *R, json_t **out)
@@ -236,18 +261,39 @@ void outputs_write(struct run *R, json_t **out)
 
     count_ops(&R->hist, &n);
     if (R->workload_ran || R->code != FL_EXIT_USAGE) {
-        write_jsonl(R->out, "history.jsonl", &R->hist, NULL);
-        write_jsonl(R->out, "faults.jsonl", NULL, &R->hf);
+        if (write_jsonl(R->out, "history.jsonl", &R->hist, NULL, &err) < 0 ||
+            write_jsonl(R->out, "faults.jsonl", NULL, &R->hf, &err) < 0)
+            output_failed(R, err.msg);
     }
     run_duration(R, "total", fl_now_ns() - R->t_start);
     report = report_build(R, &n);
+    if (!report)
+        output_failed(R, "out of memory building report.json");
     if (report) {
         snprintf(rp, sizeof(rp), "%s/report.json", R->out);
-        if (report_write_json(rp, report, &err) < 0)
-            log_warnx("%s", err.msg);
+        errno = 0;
+        if (report_write_json(rp, report, &err) < 0) {
+            char why[FL_ERR_MAX], tmp[sizeof(rp) + 8];
+            int e = errno;
+
+            snprintf(why, sizeof(why), "%s%s%s", err.msg, e ? ": " : "", e ? strerror(e) : "");
+            /* No report.json rather than one (an earlier run's) that says otherwise. */
+            unlink(rp);
+            snprintf(tmp, sizeof(tmp), "%s.tmp", rp);
+            unlink(tmp);
+            output_failed(R, why);
+            /* The report object feeds junit.xml: it says the same. */
+            json_object_set_new(report, "verdict", json_string("error"));
+            json_object_set_new(report, "reason", json_string(R->reason));
+            json_object_set_new(report, "exit_code", json_integer(R->code));
+            json_object_set_new(report, "verifiers", json_array());
+        }
     }
+    if (report && access(rp, F_OK) == 0 &&
+        report_html_write(R->out, report, &R->hist, &R->hf, &err) < 0)
+        log_warnx("%s (report.json stands)", err.msg); /* a view of report.json, not a verdict */
     progress_end();
-    summary(R, &n);
+    summary(R, &n, report);
     *out = report;
 }
 

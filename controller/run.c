@@ -35,6 +35,7 @@
 #include "faultline/file.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
+#include "report_html.h"
 #include "run_int.h"
 #include "verify_cfg.h"
 
@@ -145,6 +146,52 @@ static int phase_agents(struct run *R)
     return 0;
 }
 
+/*
+ * Every agent that gets a process fault may act only on the targets its
+ * --process-file lists (agents/procpolicy.c): the lab writes each host's
+ * file from the fault specs once the target runs and names its processes.
+ */
+static int write_process_files(struct run *R, struct fl_err *err)
+{
+    const struct exp_topology *t = &R->exp->topology;
+    size_t h, i, k;
+    int r = 0;
+
+    for (h = 0; h < t->n_hosts && r == 0; h++) {
+        json_t *list = json_array();
+        bool any = false;
+
+        for (i = 0; list && i < R->nfs; i++) {
+            const struct fstate *s = &R->fs[i];
+
+            if (s->f->kind != EXP_FAULT_PROCESS)
+                continue;
+            for (k = 0; k < s->nh; k++) {
+                json_t *target = json_object_get(s->specs[k], "target");
+                json_t *e;
+
+                if (s->hosts[k] != h || !target)
+                    continue;
+                e = json_deep_copy(target);
+                if (e && json_object_get(s->specs[k], "restart_cmd"))
+                    json_object_set(e, "restart_cmd", json_object_get(s->specs[k], "restart_cmd"));
+                if (!e || json_array_append_new(list, e) < 0) {
+                    json_decref(list);
+                    list = NULL;
+                    break;
+                }
+                any = true;
+            }
+        }
+        if (!list)
+            r = fl_errf(err, -ENOMEM, "out of memory");
+        else if (any)
+            r = lab_write_process_file(R->lab, t->hosts[h].name, list, err);
+        json_decref(list);
+    }
+    return r;
+}
+
 /* The target through its launcher, then warm-up: every replica sees every peer. */
 static int phase_target(struct run *R)
 {
@@ -156,6 +203,8 @@ static int phase_target(struct run *R)
         if (bringup_target(R, &R->err) < 0)
             return run_fail(R, FL_EXIT_HARNESS, "target %s: %s", kind, R->err.msg);
         if (fault_plan_process_targets(R->exp, R->fs, R->nfs, R->launcher, R->tstate, &R->err) < 0)
+            return run_fail(R, FL_EXIT_HARNESS, "%s", R->err.msg);
+        if (write_process_files(R, &R->err) < 0)
             return run_fail(R, FL_EXIT_HARNESS, "%s", R->err.msg);
         progress_phase("warmup");
         if (R->launcher->settle && R->launcher->settle(R->tstate, 15 * NS_S, &R->err) < 0)
@@ -355,7 +404,7 @@ static int phase_teardown(struct run *R)
         if (!R->reason[0])
             snprintf(R->reason, sizeof(R->reason), "%s", R->harness_err);
     }
-    if (run_signals > 0) {
+    if (atomic_load(&run_signals) > 0) {
         R->code = FL_EXIT_HARNESS;
         snprintf(R->reason, sizeof(R->reason), "interrupted");
     }
@@ -404,7 +453,7 @@ static int run_init(struct run *R, const struct experiment *exp, const struct ru
     snprintf(R->out, sizeof(R->out), "%s", o->out);
     snprintf(R->labdir, sizeof(R->labdir), "%s/lab", R->out);
     R->target_port = bringup_target_port(exp);
-    run_stop = 0;
+    atomic_store(&run_stop, 0);
     wall_iso(R->started, sizeof(R->started));
     hist_init(&R->hist);
     vfy_config_init_defaults(&R->vcfg);
@@ -493,11 +542,15 @@ static void run_usage(FILE *out)
             "  -k, --keep-lab        leave the lab up at the end (faults are still reverted;\n"
             "                        'faultline lab down ID' removes it)\n"
             "  -q, --quiet           no progress output (the summary line stays)\n"
+            "  -v, --verbose         the summary also prints how each verifier measured\n"
             "  -h, --help            show this help\n"
             "\n"
             "outputs (in DIR, or DIR/<experiment>/ with several files):\n"
             "  report.json     verdict, verifiers (measured, bound, detail), faults with\n"
             "                  their apply/heal times, ops, rates, durations, lab\n"
+            "  report.html     the same to read: verifier table, timeline, latency,\n"
+            "                  data loss, evidence (redraw: faultline report DIR)\n"
+            "  index.html, summary.json  with several files: one row per experiment\n"
             "  junit.xml       one testsuite per experiment, one testcase per verifier\n"
             "                  (in DIR, for all experiments of the run)\n"
             "  history.jsonl   every operation: client, op, key, value, region, times,\n"
@@ -527,9 +580,13 @@ static void timestamp(char *buf, size_t len)
 static int run_args(int argc, char **argv, struct run_opts *ro, const char **out)
 {
     static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'}, {"token-file", required_argument, NULL, 't'},
-        {"keep-lab", no_argument, NULL, 'k'},  {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+        {"out", required_argument, NULL, 'o'},
+        {"token-file", required_argument, NULL, 't'},
+        {"keep-lab", no_argument, NULL, 'k'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
@@ -538,7 +595,7 @@ static int run_args(int argc, char **argv, struct run_opts *ro, const char **out
     ro->settle_ns = 20 * NS_S;
     ro->ttl_ms = 9000;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:t:kqh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:t:kqvh", opts, NULL)) != -1) {
         if (c == 'o')
             *out = optarg;
         else if (c == 't')
@@ -547,6 +604,8 @@ static int run_args(int argc, char **argv, struct run_opts *ro, const char **out
             ro->keep_lab = true;
         else if (c == 'q')
             ro->quiet = true;
+        else if (c == 'v')
+            ro->verbose = true;
         else {
             run_usage(c == 'h' ? stdout : stderr);
             return c == 'h' ? -1 : FL_EXIT_USAGE;
@@ -589,6 +648,27 @@ static int worst(int code, int rc)
     return rc == FL_EXIT_VERIFY ? FL_EXIT_VERIFY : code;
 }
 
+/*
+ * Labs left by a `faultline run` that was killed before it could tear down
+ * (kill -9, a crash): say so before building another (lab.c: lab_stale).
+ */
+static void report_stale_labs(void)
+{
+    char **ids = NULL, why[128];
+    size_t n = 0, i;
+
+    lab_list(&ids, &n);
+    for (i = 0; i < n; i++) {
+        if (lab_stale(ids[i], why, sizeof(why)) == 1)
+            fprintf(stderr,
+                    "faultline run: lab %s is stale: %s; 'faultline lab down --stale' "
+                    "removes it\n",
+                    ids[i], why);
+        free(ids[i]);
+    }
+    free(ids);
+}
+
 /* Run every experiment into base (one after another, until a signal), then junit.xml. */
 static int run_all(struct experiment **exps, json_t **reports, int n, const char *base,
                    struct run_opts *ro)
@@ -601,8 +681,12 @@ static int run_all(struct experiment **exps, json_t **reports, int n, const char
         fprintf(stderr, "faultline run: curl_global_init failed\n");
         return FL_EXIT_HARNESS;
     }
-    run_signals_install();
-    for (i = 0; i < n && run_signals == 0; i++) {
+    for (i = 0; i < n; i++)
+        if (exps[i]->topology.lab) {
+            report_stale_labs();
+            break;
+        }
+    for (i = 0; i < n && atomic_load(&run_signals) == 0; i++) {
         experiment_dir(dir, sizeof(dir), base, exps, i, n);
         ro->out = dir;
         code = worst(code, run_experiment(exps[i], ro, &reports[i]));
@@ -611,7 +695,9 @@ static int run_all(struct experiment **exps, json_t **reports, int n, const char
         fprintf(stderr, "faultline run: %s\n", err.msg);
         code = FL_EXIT_HARNESS;
     }
-    if (run_signals > 0)
+    if (n > 1 && report_index_write(base, reports, NULL, (size_t)n, &err) < 0)
+        log_warnx("%s (the reports stand)", err.msg);
+    if (atomic_load(&run_signals) > 0)
         code = FL_EXIT_HARNESS;
     curl_global_cleanup();
     return code;
@@ -628,6 +714,11 @@ int cmd_run(int argc, char **argv)
 
     if ((code = run_args(argc, argv, &ro, &out)) != FL_EXIT_OK)
         return code < 0 ? FL_EXIT_OK : code;
+    /* Signals are blocked and waited for by one thread, before any other thread exists. */
+    if ((rc = run_signals_install()) < 0) {
+        fprintf(stderr, "faultline run: cannot start the signal thread: %s\n", strerror(-rc));
+        return FL_EXIT_HARNESS;
+    }
     n = argc - optind;
     exps = calloc((size_t)n, sizeof(*exps));
     reports = calloc((size_t)n, sizeof(*reports));

@@ -34,6 +34,7 @@ struct run_opts {
     int64_t ttl_ms;         /* fault lease (default 9000; renewed every ttl/3) */
     bool keep_lab;          /* debugging: leave the lab up at the end (reverts faults anyway) */
     bool quiet;             /* no progress output */
+    bool verbose;           /* the summary also prints each verifier's method paragraph */
 };
 
 /*
@@ -48,8 +49,12 @@ int run_experiment(const struct experiment *exp, const struct run_opts *opts, js
 /* Has SIGINT / SIGTERM been received (the run unwinds)? */
 bool run_interrupted(void);
 
-/* Install the SIGINT/SIGTERM handler (first: unwind; second: force teardown, exit 3). */
-void run_signals_install(void);
+/*
+ * Block SIGINT/SIGTERM and start the thread that waits for them (first:
+ * unwind; second: force teardown, exit 3). Call before any other thread
+ * exists. 0 or -errno.
+ */
+int run_signals_install(void);
 
 /* faultline run [options] FILE...: see --help. */
 int cmd_run(int argc, char **argv);

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,8 +43,8 @@ extern const char run_exit_codes[];
 
 /* ---- signals.c ------------------------------------------------------------ */
 
-extern volatile sig_atomic_t run_signals; /* how many SIGINT/SIGTERM */
-extern volatile sig_atomic_t run_stop;    /* the workload's stop flag */
+extern atomic_int run_signals; /* how many SIGINT/SIGTERM (signals.c's sigwait thread) */
+extern atomic_int run_stop;    /* the workload's stop flag */
 
 /* ---- agent_client.c ------------------------------------------------------- */
 
@@ -152,7 +153,7 @@ struct run {
     /* scheduler */
     pthread_t sched;
     bool sched_started;
-    volatile int sched_quit;
+    atomic_int sched_quit;
     int64_t t0; /* workload start (CLOCK_MONOTONIC) */
     int64_t last_health;
     pthread_mutex_t mu; /* harness error, fault states read by the progress callback */

@@ -21,7 +21,7 @@ void run_harness_fail(struct run *R, const char *fmt, ...)
         va_end(ap);
         progress_event("harness error: %s", R->harness_err);
     }
-    run_stop = 1;
+    atomic_store(&run_stop, 1);
     pthread_mutex_unlock(&R->mu);
 }
 
@@ -32,7 +32,7 @@ bool run_stopping(struct run *R)
     pthread_mutex_lock(&R->mu);
     f = R->harness_failed;
     pthread_mutex_unlock(&R->mu);
-    return f || run_signals > 0;
+    return f || atomic_load(&run_signals) > 0;
 }
 
 int run_fail(struct run *R, int code, const char *fmt, ...)
@@ -56,7 +56,10 @@ int run_active_faults(struct run *R)
     size_t i;
     int n = 0;
 
+    /* The scheduler thread changes the states under mu (scheduler.c: set_state). */
+    pthread_mutex_lock(&R->mu);
     for (i = 0; i < R->nfs; i++)
         n += R->fs[i].state == FS_ACTIVE;
+    pthread_mutex_unlock(&R->mu);
     return n;
 }

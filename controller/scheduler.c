@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "faultline/file.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
 #include "run_int.h"
@@ -43,6 +44,121 @@ static json_t *apply_record(struct run *R, const struct agent_reply *r)
     return a;
 }
 
+/*
+ * capture: true: a packet capture on every host of the fault, started just
+ * before the fault is applied and stopped just after it is healed, so it
+ * covers the whole interval. Evidence, not a verdict: a capture that cannot
+ * start (an agent without libpcap) is reported and the run goes on. Lab only
+ * (the controller copies the files from the agents' state directories).
+ */
+static void capture_start(struct run *R, struct fstate *s)
+{
+    static const long accept[] = {200, 201, 0};
+    json_t *body;
+    json_t **bodies = calloc(s->nh ? s->nh : 1, sizeof(*bodies));
+    struct agent_call c = {.method = "POST",
+                           .path = "/v1/captures",
+                           .hosts = s->hosts,
+                           .n = s->nh,
+                           .bodies = bodies,
+                           .timeout_ms = 3000,
+                           .accept = accept};
+    int64_t ms = s->f->for_ns / NS_MS + 30000;
+    size_t i;
+
+    if (!s->f->capture || !R->lab || !bodies) {
+        free(bodies);
+        return;
+    }
+    body = json_pack("{s:s+,s:s,s:i,s:i,s:I}", "id", "fl-", s->f->id, "dev", LAB_DATA_DEV,
+                     "max_packets", 200000, "max_bytes", 32 << 20, "duration_ms",
+                     (json_int_t)(ms < 3600000 ? ms : 3600000));
+    for (i = 0; i < s->nh; i++)
+        bodies[i] = body;
+    if (body && agents_call(&R->agents, &c) == 0) {
+        for (i = 0; i < c.n; i++)
+            if (!c.r[i].ok)
+                progress_event("capture for %s on %s did not start: %s", s->f->id,
+                               R->exp->topology.hosts[c.r[i].host].name, c.r[i].why);
+        agent_call_free(&c);
+    }
+    json_decref(body);
+    free(bodies);
+}
+
+/* Copy src to dst (created 0644). 0 or -errno. */
+static int copy_file(const char *src, const char *dst)
+{
+    char buf[65536];
+    FILE *in = fopen(src, "rbe"), *out;
+    size_t n;
+    int r = 0;
+
+    if (in == NULL)
+        return -errno;
+    out = fopen(dst, "wbe");
+    if (out == NULL) {
+        r = -errno;
+        fclose(in);
+        return r;
+    }
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) {
+            r = -EIO;
+            break;
+        }
+    if (ferror(in))
+        r = -EIO;
+    fclose(in);
+    if (fclose(out) != 0 && r == 0)
+        r = -EIO;
+    return r;
+}
+
+/* Stop the fault's captures and copy each pcap into OUT/captures/<fault>-<host>.pcap. */
+static void capture_stop(struct run *R, struct fstate *s)
+{
+    static const long accept[] = {200, 404, 0};
+    char path[96], dst[PATH_MAX + 200], rel[200];
+    struct agent_call c = {.method = "DELETE",
+                           .path = path,
+                           .hosts = s->hosts,
+                           .n = s->nh,
+                           .timeout_ms = 3000,
+                           .accept = accept};
+    size_t i, j;
+    json_t *a;
+
+    if (!s->f->capture || !R->lab)
+        return;
+    snprintf(path, sizeof(path), "/v1/captures/fl-%s", s->f->id);
+    if (agents_call(&R->agents, &c) < 0)
+        return;
+    snprintf(dst, sizeof(dst), "%s/captures", R->out);
+    fl_mkdir_p(dst, 0755);
+    for (i = 0; i < c.n; i++) {
+        const char *src = json_string_value(json_object_get(c.r[i].body, "path"));
+        const char *host = R->exp->topology.hosts[c.r[i].host].name;
+
+        if (c.r[i].status != 200 || src == NULL)
+            continue;
+        snprintf(rel, sizeof(rel), "captures/%s-%s.pcap", s->f->id, host);
+        snprintf(dst, sizeof(dst), "%s/%s", R->out, rel);
+        if (copy_file(src, dst) < 0) {
+            progress_event("capture for %s on %s: cannot copy %s", s->f->id, host, src);
+            continue;
+        }
+        json_array_foreach(s->agents, j, a)
+        {
+            if (strcmp(json_string_value(json_object_get(a, "host")) ?: "", host) == 0) {
+                json_object_set_new(a, "capture", json_string(rel));
+                json_object_set(a, "capture_packets", json_object_get(c.r[i].body, "packets"));
+            }
+        }
+    }
+    agent_call_free(&c);
+}
+
 /* POST the fault to every affected agent at once; record the interval. */
 static void fault_apply(struct run *R, struct fstate *s)
 {
@@ -60,6 +176,7 @@ static void fault_apply(struct run *R, struct fstate *s)
     for (i = 0; bodies && i < s->nh; i++)
         bodies[i] = json_pack("{s:s,s:O,s:I}", "id", s->f->id, "fault", s->specs[i], "ttl_ms",
                               (json_int_t)R->o->ttl_ms);
+    capture_start(R, s);
     s->apply_sent = fl_now_ns();
     if (!bodies || agents_call(&R->agents, &c) < 0) {
         run_harness_fail(R, "out of memory applying %s", s->f->id);
@@ -88,6 +205,46 @@ out:
     agent_call_free(&c);
 }
 
+/*
+ * Evidence that the fault took effect: each agent's record of it (the
+ * injector's drop counters, packets and bytes, for packet faults) read just
+ * before the heal, into the fault's per-agent records as "evidence". Best
+ * effort: a host that does not answer simply has none.
+ */
+static void fault_evidence(struct run *R, struct fstate *s)
+{
+    static const long accept[] = {200, 404, 0};
+    char path[96];
+    size_t *live = calloc(s->nh ? s->nh : 1, sizeof(*live)), n = 0, i, j;
+    struct agent_call c = {
+        .method = "GET", .path = path, .hosts = live, .timeout_ms = 1000, .accept = accept};
+    json_t *a;
+
+    for (i = 0; live && i < s->nh; i++)
+        if (!R->agents.dead[s->hosts[i]])
+            live[n++] = s->hosts[i];
+    c.n = n;
+    snprintf(path, sizeof(path), "/v1/faults/%s", s->f->id);
+    if (live == NULL || n == 0 || agents_call(&R->agents, &c) < 0) {
+        free(live);
+        return;
+    }
+    for (i = 0; i < c.n; i++) {
+        json_t *ev = json_object_get(c.r[i].body, "evidence");
+
+        if (c.r[i].status != 200 || !json_is_object(ev))
+            continue;
+        json_array_foreach(s->agents, j, a)
+        {
+            if (strcmp(json_string_value(json_object_get(a, "host")) ?: "",
+                       R->exp->topology.hosts[c.r[i].host].name) == 0)
+                json_object_set(a, "evidence", ev);
+        }
+    }
+    agent_call_free(&c);
+    free(live);
+}
+
 /* DELETE the fault on every host it went to (404: already gone, fine). */
 static void fault_heal(struct run *R, struct fstate *s)
 {
@@ -101,12 +258,14 @@ static void fault_heal(struct run *R, struct fstate *s)
                            .accept = accept};
     size_t i;
 
+    fault_evidence(R, s);
     snprintf(path, sizeof(path), "/v1/faults/%s", s->f->id);
     s->heal_sent = fl_now_ns();
     if (agents_call(&R->agents, &c) < 0)
         return;
     s->heal_done = fl_now_ns();
     set_state(R, s, FS_HEALED);
+    capture_stop(R, s);
     for (i = 0; i < c.n; i++)
         if (!c.r[i].ok && !R->agents.dead[c.r[i].host])
             log_warnx("healing %s on %s: %s", s->f->id, R->exp->topology.hosts[c.r[i].host].name,
@@ -170,7 +329,7 @@ static void *sched_main(void *arg)
     int64_t renew_every = R->o->ttl_ms * NS_MS / 3, now;
     size_t i;
 
-    while (!R->sched_quit && !run_stopping(R)) {
+    while (!atomic_load(&R->sched_quit) && !run_stopping(R)) {
         now = fl_now_ns();
         for (i = 0; i < R->nfs && !run_stopping(R); i++) {
             struct fstate *s = &R->fs[i];
@@ -205,7 +364,7 @@ void sched_stop(struct run *R)
 {
     if (!R->sched_started)
         return;
-    R->sched_quit = 1;
+    atomic_store(&R->sched_quit, 1);
     pthread_join(R->sched, NULL);
     R->sched_started = false;
 }

@@ -103,7 +103,7 @@ static void last_free(struct last_map *m)
 struct client {
     const struct wl_config *c;
     const struct fl_driver_ops *drv;
-    volatile sig_atomic_t *stop;
+    atomic_int *stop;
     uint32_t num;  /* history client number */
     unsigned idx;  /* 0..clients-1 */
     struct hist h; /* this client's own buffer */
@@ -544,8 +544,8 @@ static int client_setup(struct client *cl, const struct wl_config *c,
 }
 
 int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hist *out,
-           struct wl_stats *stats, volatile sig_atomic_t *stop, wl_progress_fn progress,
-           void *progress_arg, struct fl_err *err)
+           struct wl_stats *stats, atomic_int *stop, wl_progress_fn progress, void *progress_arg,
+           struct fl_err *err)
 {
     struct client *cls;
     pthread_t *thr;

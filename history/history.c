@@ -127,6 +127,8 @@ void hist_free(struct hist *h)
     strtab_free(&h->keys);
     strtab_free(&h->regions);
     strtab_free(&h->errors);
+    strtab_free(&h->groups);
+    free(h->client_group);
     free(h->extra);
     memset(h, 0, sizeof(*h));
 }
@@ -243,9 +245,50 @@ int hist_append(struct hist *h, const struct hist_op *op)
     return 0;
 }
 
+int hist_set_group(struct hist *h, uint32_t client, const char *group)
+{
+    int g;
+
+    if (group == NULL || group[0] == '\0')
+        return 0;
+    if (client > HIST_GROUP_CLIENT_MAX)
+        return -E2BIG;
+    if (h->groups.n == 0 && hist_intern(&h->groups, "") < 0)
+        return -ENOMEM;
+    if ((g = hist_intern(&h->groups, group)) < 0)
+        return g;
+    if (g > UINT16_MAX)
+        return -E2BIG;
+    if (client >= h->nclient_group) {
+        size_t n = h->nclient_group ? h->nclient_group : 16;
+        uint16_t *ng;
+
+        while (n <= client)
+            n *= 2;
+        ng = realloc(h->client_group, n * sizeof(*ng));
+        if (ng == NULL)
+            return -ENOMEM;
+        memset(ng + h->nclient_group, 0, (n - h->nclient_group) * sizeof(*ng));
+        h->client_group = ng;
+        h->nclient_group = n;
+    }
+    if (h->client_group[client] != 0 && h->client_group[client] != (uint16_t)g)
+        return -EEXIST;
+    h->client_group[client] = (uint16_t)g;
+    return 0;
+}
+
 int hist_merge(struct hist *dst, const struct hist *src)
 {
     size_t i;
+
+    for (i = 0; i < src->nclient_group; i++) {
+        int r;
+
+        if (src->client_group[i] != 0 &&
+            (r = hist_set_group(dst, (uint32_t)i, src->groups.s[src->client_group[i]])) < 0)
+            return r;
+    }
 
     for (i = 0; i < src->n; i++) {
         struct hist_op o = src->ops[i];

@@ -43,12 +43,13 @@ enum field {
     F_ERROR,
     F_SWAPPED,
     F_FINAL,
+    F_GROUP,
     F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
     "client",    "op",          "type",    "model", "key",     "value", "region",
-    "invoke_ns", "complete_ns", "outcome", "error", "swapped", "final",
+    "invoke_ns", "complete_ns", "outcome", "error", "swapped", "final", "group",
 };
 
 /* What a field held on the line. */
@@ -295,7 +296,11 @@ static int field_of(const unsigned char *s, size_t len)
         c = F_TYPE;
         break;
     case 5:
-        c = s[0] == 'v' ? F_VALUE : s[0] == 'm' ? F_MODEL : s[0] == 'e' ? F_ERROR : F_FINAL;
+        c = s[0] == 'v'   ? F_VALUE
+            : s[0] == 'm' ? F_MODEL
+            : s[0] == 'e' ? F_ERROR
+            : s[0] == 'g' ? F_GROUP
+                          : F_FINAL;
         break;
     case 6:
         c = s[0] == 'c' ? F_CLIENT : F_REGION;
@@ -613,6 +618,17 @@ static int record_build(struct reader *rd, const char *path, size_t line, struct
             why = "is only allowed on reads";
             goto bad;
         }
+    }
+
+    field = F_GROUP;
+    if (want_str(rd, &f[field], false, &s, &why) < 0)
+        goto bad;
+    if (*s != '\0' && (r = hist_set_group(rd->h, op.client, s)) < 0) {
+        if (r == -ENOMEM)
+            return fl_errf(err, r, "%s:%zu: out of memory", path, line);
+        why = r == -EEXIST ? "differs from an earlier record of the same client"
+                           : "cannot be given to a client number this large (or too many groups)";
+        goto bad;
     }
 
     if (op.flags & HIST_F_CAS)

@@ -141,6 +141,10 @@ int hist_write_jsonl(FILE *f, const struct hist *h)
             fprintf(f, ",\"swapped\":%s", (o->flags & HIST_F_SWAPPED) ? "true" : "false");
         if (o->is_final)
             fputs(",\"final\":true", f);
+        if (o->client < h->nclient_group && h->client_group[o->client] != 0) {
+            fputs(",\"group\":", f);
+            put_jstr(f, h->groups.s[h->client_group[o->client]]);
+        }
         fputs("}\n", f);
     }
     fflush(f);

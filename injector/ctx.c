@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,11 +179,44 @@ static void journal_load(struct inj_ctx *ctx)
     closedir(d);
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* Linux 5.14 */
+#endif
+
+/*
+ * The default state directory of the calling thread's network namespace.
+ * Keyed by the namespace cookie, which the kernel never hands out twice
+ * while it runs: the inode number of /proc/self/ns/net is reused as soon as
+ * a namespace is freed, so a journal keyed by it could describe a namespace
+ * deleted without revert. Kernels before 5.14 have no cookie: the inode
+ * (named "ino-", a different directory) is the fallback, and inj_apply
+ * checks the kernel objects before it believes the journal.
+ */
+static int default_state_dir(char *out, size_t len, struct fl_err *err)
+{
+    uint64_t cookie = 0;
+    socklen_t cl = sizeof(cookie);
+    struct stat st;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), r = -1;
+
+    if (fd >= 0) {
+        r = getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &cl);
+        close(fd);
+    }
+    if (r == 0 && cl == sizeof(cookie)) {
+        snprintf(out, len, "/run/faultline/netns-cookie-%llu", (unsigned long long)cookie);
+        return 0;
+    }
+    if (stat("/proc/thread-self/ns/net", &st) < 0 && stat("/proc/self/ns/net", &st) < 0)
+        return fl_errf(err, -errno, "cannot identify network namespace: %s", strerror(errno));
+    snprintf(out, len, "/run/faultline/netns-ino-%llu", (unsigned long long)st.st_ino);
+    return 0;
+}
+
 int inj_open(const struct inj_config *cfg, struct inj_ctx **out, struct fl_err *err)
 {
     struct inj_ctx *ctx;
     char lockp[PATH_MAX + 16];
-    struct stat st;
     int r;
 
     *out = NULL;
@@ -192,13 +226,8 @@ int inj_open(const struct inj_config *cfg, struct inj_ctx **out, struct fl_err *
     ctx->lock_fd = -1;
     if (cfg != NULL && cfg->state_dir != NULL) {
         snprintf(ctx->state_dir, sizeof(ctx->state_dir), "%s", cfg->state_dir);
-    } else {
-        if (stat("/proc/thread-self/ns/net", &st) < 0 && stat("/proc/self/ns/net", &st) < 0) {
-            r = fl_errf(err, -errno, "cannot identify network namespace: %s", strerror(errno));
-            goto fail;
-        }
-        snprintf(ctx->state_dir, sizeof(ctx->state_dir), "/run/faultline/netns-%llu",
-                 (unsigned long long)st.st_ino);
+    } else if ((r = default_state_dir(ctx->state_dir, sizeof(ctx->state_dir), err)) < 0) {
+        goto fail;
     }
     if (cfg != NULL && cfg->n_exempt > 0) {
         ctx->exempt = calloc(cfg->n_exempt, sizeof(*ctx->exempt));
@@ -282,9 +311,27 @@ int inj_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault *f, st
                        id ? id : "", INJ_ID_MAX);
     e = jfind(ctx, id);
     if (e != NULL) {
-        if (e->kind == f->kind && json_equal(e->spec, f->spec))
+        if (e->kind != f->kind || !json_equal(e->spec, f->spec))
+            return fl_errf(err, -EEXIST, "fault '%s' is already applied with a different spec", id);
+        /* Never "already applied" on the journal's word alone: ask the kernel. */
+        r = e->kind->present != NULL ? e->kind->present(ctx, id, e->spec, e->undo) : 1;
+        if (r < 0)
+            return fl_errf(err, r, "fault %s: cannot check that it is applied: %s", id,
+                           strerror(-r));
+        if (r > 0)
             return 1;
-        return fl_errf(err, -EEXIST, "fault '%s' is already applied with a different spec", id);
+        /*
+         * A stale record: its objects are gone. Remove what may be left of it
+         * (absent counts as reverted), forget it, and apply for real below.
+         */
+        r = e->kind->revert(ctx, id, e->spec, e->undo, err);
+        if (r < 0) {
+            fl_err_prefix(err, "fault %s: clearing a stale journal record", id);
+            return r;
+        }
+        fl_err_clear(err);
+        journal_remove(ctx, id);
+        jdrop(ctx, e);
     }
     e = jadd(ctx);
     if (e == NULL)

@@ -109,6 +109,14 @@ struct inj_kind {
      * Evidence for inj_list (e.g. drop counters) into obj; may be NULL.
      */
     int (*evidence)(struct inj_ctx *ctx, const char *id, json_t *obj);
+    /*
+     * Are the kernel objects of journaled fault id there? 1 yes, 0 no (the
+     * journal is stale: a namespace deleted without revert, a flushed
+     * ruleset), -errno when the kernel cannot be asked. NULL: the kind cannot
+     * tell, and the journal is trusted. inj_apply asks before it answers
+     * "already applied".
+     */
+    int (*present)(struct inj_ctx *ctx, const char *id, const json_t *spec, const json_t *undo);
 };
 
 /* ---- kind table (fault.c) ---- */

@@ -222,7 +222,11 @@ static struct nftp_rule *plan_rule(struct nftp_plan *pl, int family)
 
 /*
  * A drop/reject action: for reject, two rules (TCP gets a reset, everything
- * else an ICMP port unreachable) with the same matches.
+ * else an ICMP port unreachable) with the same matches. The run loop puts a
+ * partition on both sides, so the partner's rule sees the answers to what
+ * this host sent: reject rules let exactly those answers (TCP RST, ICMP and
+ * ICMPv6 destination unreachable) through, or a symmetric reject would eat
+ * its own resets and behave as drop. Data never passes.
  */
 static void plan_action(struct nftp_plan *pl, int family, enum pkt_mode mode, int sset, bool sneg,
                         int dset, bool dneg, uint32_t per10k)
@@ -244,9 +248,12 @@ static void plan_action(struct nftp_plan *pl, int family, enum pkt_mode mode, in
             r->verdict = NFTP_DROP;
         else if (i == 0) {
             r->tcp_only = true;
+            r->pass_answers = true;
             r->verdict = NFTP_REJECT_TCP;
-        } else
+        } else {
+            r->pass_answers = true;
             r->verdict = NFTP_REJECT_ICMPX;
+        }
     }
 }
 
@@ -439,6 +446,19 @@ static int pkt_evidence(struct inj_ctx *ctx, const char *id, json_t *obj)
     return r;
 }
 
+/* The fault's base chain exists with its rules: the plan always has at least one. */
+static int pkt_present(struct inj_ctx *ctx, const char *id, const json_t *spec, const json_t *undo)
+{
+    uint64_t pk = 0, by = 0;
+    int r = inj_nft_chain_counters(ctx, id, &pk, &by);
+
+    (void)spec;
+    (void)undo;
+    if (r == -ENOENT)
+        return 0;
+    return r < 0 ? r : 1;
+}
+
 static size_t total_cidrs(const struct pkt_priv *p)
 {
     size_t i, n = 0;
@@ -494,6 +514,7 @@ static void loss_describe(const struct inj_fault *f, char *buf, size_t len)
         .describe = descfn,                            \
         .sweep = pkt_sweep,                            \
         .evidence = pkt_evidence,                      \
+        .present = pkt_present,                        \
     }
 
 PACKET_KIND(inj_kind_partition, "partition",

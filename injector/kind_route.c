@@ -295,6 +295,49 @@ static int route_revert(struct inj_ctx *ctx, const char *id, const json_t *spec,
     return any ? 0 : 1;
 }
 
+static void find_ours(struct nl_object *obj, void *arg)
+{
+    struct dup_state *st = arg;
+    struct rtnl_route *r = (struct rtnl_route *)obj;
+
+    if (st->found == 0 && same_dst(r, st->c) && rtnl_route_get_protocol(r) == INJ_ROUTE_PROTO)
+        st->found = 1;
+}
+
+/* Every route the journal lists is in the kernel, with faultline's protocol. */
+static int route_present(struct inj_ctx *ctx, const char *id, const json_t *spec,
+                         const json_t *undo)
+{
+    const json_t *list = json_object_get(undo, "routes");
+    struct nl_cache *cache = NULL;
+    int r, all = 1;
+    size_t i;
+    json_t *v;
+
+    (void)id;
+    (void)spec;
+    if (!json_is_array(list))
+        return 0;
+    ctx->extack[0] = '\0';
+    r = rtnl_route_alloc_cache(ctx->rtnl, AF_UNSPEC, 0, &cache);
+    if (r < 0)
+        return inj_rtnl_nle_errno(r);
+    json_array_foreach(list, i, v)
+    {
+        struct dup_state st = {.found = 0};
+        struct fl_cidr c;
+
+        if (!json_is_string(v) || fl_cidr_parse(json_string_value(v), &c, NULL) < 0)
+            continue;
+        st.c = &c;
+        nl_cache_foreach(cache, find_ours, &st);
+        if (st.found == 0)
+            all = 0;
+    }
+    nl_cache_free(cache);
+    return all;
+}
+
 struct sweep_state {
     struct nl_object *objs[1024];
     size_t n;
@@ -364,4 +407,5 @@ const struct inj_kind inj_kind_blackhole = {
     .describe = route_describe,
     .sweep = route_sweep,
     .evidence = NULL,
+    .present = route_present,
 };

@@ -345,6 +345,63 @@ static void rule_lookup(struct nftnl_rule *r, const struct nftp_set *s, bool dad
     nftnl_rule_add_expr(r, e);
 }
 
+/* Transport header byte at off, masked, compared with 0 (op EQ or NEQ). */
+static void rule_th_bits(struct nftnl_rule *r, uint32_t off, uint8_t mask, enum nft_cmp_ops op)
+{
+    uint8_t zero = 0;
+    struct nftnl_expr *e = ex("payload");
+
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
+    nftnl_rule_add_expr(r, e);
+    e = ex("bitwise");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, 1);
+    nftnl_rule_add_expr(r, e);
+    e = ex("cmp");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+    nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, 1);
+    nftnl_rule_add_expr(r, e);
+}
+
+/*
+ * Load "meta l4proto . th byte 0" into two consecutive 32-bit registers (the
+ * kernel zero-pads each), so one range over the pair compares both at once.
+ */
+static void rule_load_l4_type(struct nftnl_rule *r)
+{
+    struct nftnl_expr *e = ex("meta");
+
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG32_00);
+    nftnl_rule_add_expr(r, e);
+    e = ex("payload");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG32_01);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, 0);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, 1);
+    nftnl_rule_add_expr(r, e);
+}
+
+/* After rule_load_l4_type: the packet is not an ICMP message of proto with type in [lo, hi]. */
+static void rule_not_icmp_types(struct nftnl_rule *r, uint8_t proto, uint8_t lo, uint8_t hi)
+{
+    uint8_t from[8] = {proto, 0, 0, 0, lo, 0, 0, 0}, to[8] = {proto, 0, 0, 0, hi, 0, 0, 0};
+    struct nftnl_expr *e = ex("range");
+
+    nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG32_00);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_NEQ);
+    nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, from, sizeof(from));
+    nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, to, sizeof(to));
+    nftnl_rule_add_expr(r, e);
+}
+
 static int add_rule(struct nftp_batch *b, const struct nftp_plan *p, const struct nftp_rule *ru)
 {
     struct nftnl_rule *r = nftnl_rule_alloc();
@@ -373,6 +430,26 @@ static int add_rule(struct nftp_batch *b, const struct nftp_plan *p, const struc
         uint8_t tcp = 6;
 
         rule_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1, NFT_CMP_EQ);
+    }
+    if (ru->pass_answers && ru->verdict == NFTP_REJECT_TCP) {
+        rule_th_bits(r, 13, 0x04, NFT_CMP_EQ); /* tcp flags & rst == 0 */
+    } else if (ru->pass_answers && ru->verdict == NFTP_REJECT_ICMPX) {
+        uint8_t tcp = 6;
+
+        rule_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1, NFT_CMP_NEQ);
+        rule_load_l4_type(r);
+        if (ru->family == AF_INET6) {
+            rule_not_icmp_types(r, 58, 1, 1); /* ICMPv6 destination unreachable */
+            /*
+             * Neighbour discovery (router/neighbour solicitation and
+             * advertisement, redirect): without it the SYN is never sent and
+             * the connect times out on address resolution instead of being
+             * refused. It carries no application data.
+             */
+            rule_not_icmp_types(r, 58, 133, 137);
+        } else {
+            rule_not_icmp_types(r, 1, 3, 3); /* ICMP destination unreachable */
+        }
     }
     if (ru->per10k > 0) {
         uint32_t thr = htonl(ru->per10k);

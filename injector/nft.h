@@ -35,7 +35,17 @@ struct nftp_rule {
     bool saddr_neg; /* match saddr NOT in set */
     int daddr_set;  /* index into sets, -1 for any */
     bool daddr_neg;
-    bool tcp_only;   /* meta l4proto tcp */
+    bool tcp_only; /* meta l4proto tcp */
+    /*
+     * Reject rules only: let the answers a reject produces pass, so the
+     * partner's reset or ICMP error reaches the host that is cut too (both
+     * sides carry the fault). NFTP_REJECT_TCP then skips TCP segments with
+     * RST set; NFTP_REJECT_ICMPX skips TCP (the rule before it handles that),
+     * ICMP/ICMPv6 destination-unreachable and IPv6 neighbour discovery (types
+     * 133-137, without which the SYN is never sent). Nothing else passes:
+     * data of established flows still matches.
+     */
+    bool pass_answers;
     bool skip_lo;    /* meta iif != 1 (loopback) */
     uint32_t per10k; /* 0: always; else numgen random mod 10000 < per10k */
     bool counter;

@@ -6,7 +6,9 @@
  * (netem, tbf, links, routes) live in probe_rtnl.c.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,6 +66,33 @@ static void probe_one(json_t *out, const char *name, int r, const struct fl_err 
     }
 }
 
+#ifdef FAULTLINE_TEST_HOOKS
+/*
+ * Test hook, compiled only into builds configured with FAULTLINE_TESTS (the
+ * default for a source build; a release build turns it off):
+ * FAULTLINE_TEST_HIDE_CAPS="netem,tbf" (capability names, comma-separated)
+ * makes the probe report those capabilities absent without trying them, so
+ * the end-to-end tests reach the "kernel lacks X" path on every kernel. It
+ * can only take capabilities away (a run that needs one then stops at its
+ * capability check, exit 3): it never adds one and touches nothing.
+ */
+static bool hidden_by_test(const char *name)
+{
+    const char *v = getenv("FAULTLINE_TEST_HIDE_CAPS");
+    size_t n = strlen(name);
+
+    while (v != NULL && *v != '\0') {
+        size_t len = strcspn(v, ",");
+
+        if (len == n && strncmp(v, name, n) == 0)
+            return true;
+        v += len;
+        v += *v == ',';
+    }
+    return false;
+}
+#endif
+
 int inj_probe(struct inj_ctx *ctx, json_t **out, unsigned *caps)
 {
     static const struct {
@@ -86,6 +115,14 @@ int inj_probe(struct inj_ctx *ctx, json_t **out, unsigned *caps)
         int r;
 
         fl_err_clear(&e);
+#ifdef FAULTLINE_TEST_HOOKS
+        if (name != NULL && hidden_by_test(name)) {
+            r = fl_errf(&e, -EOPNOTSUPP, "kernel lacks %s%s: hidden by FAULTLINE_TEST_HIDE_CAPS",
+                        probes[i].bit & (INJ_CAP_NETEM | INJ_CAP_TBF) ? "sch_" : "", name);
+            probe_one(o, name, r, &e, probes[i].bit, &c);
+            continue;
+        }
+#endif
         r = probes[i].fn(ctx, &e);
         if (r < 0 && e.msg[0] == '\0')
             fl_errf(&e, r, "%s probe failed: %s", name ? name : "?", strerror(-r));

@@ -10,6 +10,7 @@ pkgs=(
   libmicrohttpd-dev libpcap-dev libjansson-dev libyajl-dev libfyaml-dev
   libcurl4-openssl-dev libhiredis-dev libpq-dev libcmocka-dev
   iproute2 nftables curl procps psmisc wrk openssl
+  chromium
 )
 svc_pkgs=(redis-server redis-sentinel etcd-server etcd-client
           postgresql-15 postgresql-15-auto-failover pg-auto-failover-cli)

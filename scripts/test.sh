@@ -30,7 +30,13 @@ cmake --build build -j"$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^(Consolidate|Scan
 cmake --build build -j"$jobs" >/dev/null # fails loudly if the filtered build failed
 
 echo "== tests"
-(cd build && ctest --output-on-failure --timeout 900 "${labels[@]}")
+rc=0
+(cd build && ctest --output-on-failure --timeout 900 "${labels[@]}") || rc=$?
+# A program whose tests skipped exits 77: ctest lists it above as "Skipped".
+# Here, why each test skipped and which kernel-feature branch each one took.
+echo "== skips and kernel-feature branches"
+grep -hE '^(SKIP|BRANCH) ' build/Testing/Temporary/LastTest.log | sort -u || echo "(no skip)"
+[ "$rc" -eq 0 ] || exit "$rc"
 
 echo "== sanitizer build (build-asan/): unit and netns tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFAULTLINE_SANITIZE=ON -DFAULTLINE_BENCH=OFF >/dev/null

@@ -48,6 +48,8 @@ void vfy_config_init_defaults(struct vfy_config *cfg)
     cfg->data_loss.max_after_ns = 0; /* a write acknowledged after the fault began is kept */
     cfg->staleness.max_versions = VFY_UNBOUNDED;
     cfg->staleness.max_lag_ns = VFY_UNBOUNDED;
+    cfg->routing.min_ratio = 0.95;
+    cfg->routing.settle_ns = 2 * VFY_NS_S;
 }
 
 int vfy_data_loss_preset(struct vfy_data_loss_cfg *dl, const char *level, struct fl_err *err)
@@ -356,6 +358,25 @@ static int shared_grace(struct vfy_config *cfg, void *base, const struct vfy_key
     return 0;
 }
 
+/*
+ * verify.regression: tolerances for `faultline compare` (the controller reads
+ * them from report.json); checked here like any section, applied nowhere.
+ */
+struct regression_tol {
+    double relative, ratio;
+    int64_t dur, count;
+};
+
+static int shared_regression(struct vfy_config *cfg, void *base, const struct vfy_key *k,
+                             const json_t *v, const json_t *parent, const char *where,
+                             struct fl_err *err)
+{
+    struct regression_tol scratch[8];
+
+    (void)base, (void)parent;
+    return apply_section(cfg, scratch, k->sub, v, where, err);
+}
+
 /* ---- the schema ---- */
 
 static const char *const failover_anchor[] = {"apply_done", "apply_sent", NULL};
@@ -428,12 +449,48 @@ const struct vfy_key vfy_linearizable_keys[] = {
     END,
 };
 
+const struct vfy_key vfy_routing_keys[] = {
+    {"preferred", VT_NAMELIST, NULL, true, OFF(vfy_routing_cfg, preferred), 0, NULL},
+    {"lost", VT_NAMELIST, NULL, true, OFF(vfy_routing_cfg, lost), 0, NULL},
+    {"ratio", VT_RATIO, NULL, false, OFF(vfy_routing_cfg, min_ratio), 0, NULL},
+    {"settle", VT_DUR, NULL, false, OFF(vfy_routing_cfg, settle_ns), VFY_K_CLAMP0, NULL},
+    {"ops", VT_NAMELIST, NULL, false, OFF(vfy_routing_cfg, ops), 0, NULL},
+    END,
+};
+
+/* verify.regression.<figure>: {relative: ratio, absolute: the figure's unit}. */
+#define TOL(name, abs_type, abs_field, i)                                              \
+    static const struct vfy_key name[] = {                                             \
+        {"relative", VT_RATIO, NULL, false,                                            \
+         i * sizeof(struct regression_tol) + OFF(regression_tol, relative), 0, NULL},  \
+        {"absolute", abs_type, NULL, false,                                            \
+         i * sizeof(struct regression_tol) + OFF(regression_tol, abs_field), 0, NULL}, \
+        END,                                                                           \
+    }
+TOL(tol_failover, VT_DUR, dur, 0);
+TOL(tol_failback, VT_DUR, dur, 1);
+TOL(tol_data_lost, VT_UINT, count, 2);
+TOL(tol_availability, VT_RATIO, ratio, 3);
+TOL(tol_rate, VT_UINT, count, 4);
+TOL(tol_latency, VT_DUR, dur, 5);
+
+static const struct vfy_key regression_keys[] = {
+    {"failover", VT_MAP, tol_failover, false, 0, 0, NULL},
+    {"failback", VT_MAP, tol_failback, false, 0, 0, NULL},
+    {"data_lost", VT_MAP, tol_data_lost, false, 0, 0, NULL},
+    {"availability", VT_MAP, tol_availability, false, 0, 0, NULL},
+    {"rate", VT_MAP, tol_rate, false, 0, 0, NULL},
+    {"latency_p99", VT_MAP, tol_latency, false, 0, 0, NULL},
+    END,
+};
+
 /* Keys of verify: besides the verifiers' sections, applied after them. */
 static const struct vfy_key shared_keys[] = {
     {"sustain", VT_MAP, sustain_keys, false, 0, 0, shared_sustain},
     {"grace", VT_DUR, NULL, false, 0, 0, shared_grace},
     {"allow_inconclusive", VT_ENUMLIST, verifier_names, false, OFF(vfy_config, allow_inconclusive),
      0, NULL},
+    {"regression", VT_MAP, regression_keys, false, 0, 0, shared_regression},
     END,
 };
 

@@ -123,6 +123,8 @@ int vfy_availability_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct
                          struct fl_err *err);
 int vfy_linearizable_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
                          struct fl_err *err);
+int vfy_routing_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                    struct fl_err *err);
 
 /* ---- the verify: schema (vfy_config.c) ---- */
 
@@ -154,7 +156,8 @@ struct vfy_key {
 
 /* Each verifier's section (NULL-key terminated). */
 extern const struct vfy_key vfy_failover_keys[], vfy_failback_keys[], vfy_read_only_keys[],
-    vfy_data_loss_keys[], vfy_staleness_keys[], vfy_availability_keys[], vfy_linearizable_keys[];
+    vfy_data_loss_keys[], vfy_staleness_keys[], vfy_availability_keys[], vfy_linearizable_keys[],
+    vfy_routing_keys[];
 
 /* ---- the registry (vfy_registry.c) ---- */
 

@@ -60,6 +60,7 @@ struct rec_measure {
     uint8_t *role; /* [nclasses] */
     struct rec_fault *faults;
     size_t nfaults, nevaluated, nattempted, nfail;
+    size_t nnowrite; /* failback with writes: required: healed faults with no write after */
 };
 
 static void rec_dir_init(struct rec_dir *d, const struct vfy_config *cfg, enum vfy_direction dir)
@@ -262,6 +263,10 @@ static int rec_measure(struct vfy_ctx *c, const struct vfy_config *cfg, enum vfy
             m->nattempted++;
             m->nfail += class_fails(m, &rf->cls[cls]);
         }
+        /* writes: required promises that write recovery is judged: a heal
+         * with no write after it judged nothing of the kind */
+        if (dir == VFY_DIR_FAILBACK && cfg->failback.writes_required && m->d.classes->n == 0)
+            m->nnowrite += rf->cls[VFY_CLASS_WRITE].attempts == 0;
     }
     return 0;
 }
@@ -421,11 +426,13 @@ static int rec_json(const struct vfy_ctx *c, const struct vfy_config *cfg,
             return -ENOMEM;
         }
     }
-    (void)cfg;
     json_object_set_new(
         out->measured, "anchor",
         json_sprintf("%s_ns", d->anchor == VFY_ANCHOR_SENT ? d->anchor_sent : d->anchor_done));
     json_object_set_new(out->measured, "rto_ms", worst_json(c, m));
+    if (d->dir == VFY_DIR_FAILBACK && cfg->failback.writes_required)
+        json_object_set_new(out->measured, "heals_without_write",
+                            json_integer((json_int_t)m->nnowrite));
     json_object_set_new(out->measured, "faults", faults_j);
     return 0;
 }
@@ -550,7 +557,8 @@ static void rec_text(const struct vfy_ctx *c, const struct vfy_config *cfg,
         fl_buf_printf(d, " Inconclusive: %s.", out->reason);
 }
 
-/* Nothing evaluated (no healed fault, or no checked class attempted): inconclusive. */
+/* Nothing evaluated (no healed fault, no checked class attempted, or writes: required
+ * and a heal with no write after it): inconclusive. */
 static const char *rec_nothing(const struct rec_measure *m)
 {
     if (m->nfail > 0)
@@ -560,6 +568,8 @@ static const char *rec_nothing(const struct rec_measure *m)
                                             : "no fault was in effect";
     if (m->nattempted == 0)
         return "no checked class was attempted in the measured intervals";
+    if (m->nnowrite > 0)
+        return "writes: required, but no write was attempted after the heal of some fault";
     return NULL;
 }
 

@@ -26,6 +26,7 @@ const struct vfy_kind vfy_kinds[] = {
     ROW(staleness),
     ROW(availability),
     ROW(linearizable),
+    ROW(routing),
     { NULL, 0, 0, NULL, NULL },
 };
 /* clang-format on */
@@ -84,6 +85,12 @@ int vfy_availability_check(const struct hist *h, const struct hist_faults *fault
                            const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err)
 {
     return run_one(h, faults, cfg, vfy_availability_run, out, err);
+}
+
+int vfy_routing_check(const struct hist *h, const struct hist_faults *faults,
+                      const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err)
+{
+    return run_one(h, faults, cfg, vfy_routing_run, out, err);
 }
 
 /* Room for one more result in out. */

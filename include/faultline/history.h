@@ -14,7 +14,8 @@
  * history.jsonl, one object per line (keys beyond these are ignored):
  *   {"client":3,"op":"set-secret","type":"write","key":"k17","value":123456,
  *    "region":"west","invoke_ns":..,"complete_ns":..,"outcome":"ok|fail|info",
- *    "error":"text or absent","final":true (only on final reads)}
+ *    "error":"text or absent","final":true (only on final reads),
+ *    "group":"west-app" (the client's group, when the workload has groups)}
  *   "type" is "read", "write" or "cas"; value is a number or null.
  *   compare-and-set: "type":"cas","value":[expected_or_null,new_or_null],
  *    "outcome":"ok","swapped":true|false ("swapped" required when ok; a
@@ -87,7 +88,15 @@ struct hist {
     struct hist_strtab errors;
     uint64_t *extra; /* cas expected values and set-read elements; extra[0] unused */
     size_t nextra, extra_cap;
+    /* Client groups: a group belongs to a client, not to a record, so records
+     * stay 48 bytes; client_group[client] indexes groups (0 = no group). */
+    struct hist_strtab groups;
+    uint16_t *client_group;
+    size_t nclient_group; /* entries in client_group */
 };
+
+/* Highest client number that can carry a group. */
+#define HIST_GROUP_CLIENT_MAX 1048575u
 
 struct hist_fault {
     char id[64];
@@ -126,6 +135,12 @@ int hist_append_set_read(struct hist *h, const struct hist_op *op, const uint64_
 /* Append all records of src (re-interning names, copying extras). Used to merge
  * per-client buffers. */
 int hist_merge(struct hist *dst, const struct hist *src);
+/*
+ * Put client in group (interned). -EEXIST when the client already has
+ * another group, -E2BIG when client > HIST_GROUP_CLIENT_MAX or too many
+ * groups, -ENOMEM. An empty group name is no group (0).
+ */
+int hist_set_group(struct hist *h, uint32_t client, const char *group);
 /* Sort records by invoke time (stable). */
 void hist_sort(struct hist *h);
 
@@ -147,6 +162,14 @@ void hist_faults_free(struct hist_faults *fs);
 static inline const char *hist_op_name(const struct hist *h, const struct hist_op *o)
 {
     return h->op_names.s[o->op];
+}
+
+/* The group of a client ("" when none). */
+static inline const char *hist_client_group(const struct hist *h, uint32_t client)
+{
+    return client < h->nclient_group && h->client_group[client] != 0
+               ? h->groups.s[h->client_group[client]]
+               : "";
 }
 
 /* The expected value of a cas record (0 = key absent, or not a cas). */

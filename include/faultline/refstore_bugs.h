@@ -7,7 +7,7 @@
 #ifndef FAULTLINE_REFSTORE_BUGS_H
 #define FAULTLINE_REFSTORE_BUGS_H
 
-#define FL_REFSTORE_NBUGS 6
+#define FL_REFSTORE_NBUGS 10
 
 /* NULL-terminated; the order is the bit order of enum rs_bug. */
 static const char *const fl_refstore_bugs[FL_REFSTORE_NBUGS + 1] = {
@@ -17,6 +17,10 @@ static const char *const fl_refstore_bugs[FL_REFSTORE_NBUGS + 1] = {
     "no-failback",                /* the primary never takes writes back */
     "stale-reads",                /* reads return the first value ever written */
     "reads-refused-in-read-only", /* a read-only secondary refuses allowed reads */
+    "zone-quorum-ignored",        /* zone_redundant acknowledges without the zone majority */
+    "offline-region-serves",      /* a cut-off read region keeps serving reads */
+    "bounded-staleness-ignored",  /* bounded consistency never holds a write */
+    "manual-failover-in-outage",  /* a manual failover succeeds without the write region */
     NULL,
 };
 

@@ -82,6 +82,15 @@ struct fl_target_ops {
      * experiment parser only applies it.
      */
     const struct vspec *options;
+    /*
+     * Optional: the kind's limits against the lab it would run in (env's
+     * hosts with name, region, zone and data_addr; config; primary_region;
+     * netns and run_dir may be NULL), so that `faultline validate` refuses
+     * what start() could not do. start() checks the same. 0, or -EINVAL
+     * with err; *key (may be NULL) names the option of the target section
+     * the limit is about, NULL when it is about the topology.
+     */
+    int (*check)(const struct fl_target_env *env, const char **key, struct fl_err *err);
 };
 
 /* The launcher for kind, or NULL. */

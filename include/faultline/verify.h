@@ -143,6 +143,20 @@ struct vfy_linearizable_cfg {
     uint64_t max_states; /* search states per key; 0: 1000000 */
 };
 
+/*
+ * routing: {preferred: [regions], lost: [regions], ratio: 0.95, settle: 2s, ops: [...]}:
+ * ok reads come from the first preferred region, or while a fault is in effect
+ * from the first one not in lost (verifiers/vfy_routing.c).
+ */
+struct vfy_routing_cfg {
+    bool enabled;
+    struct vfy_names preferred; /* the clients' preferred-regions order */
+    struct vfy_names lost;      /* the regions the fault takes away */
+    double min_ratio;           /* of a phase's ok reads from the expected region (0.95) */
+    int64_t settle_ns;          /* not judged after a fault takes effect or heals (2 s) */
+    struct vfy_names ops;       /* the reads judged; empty: every read */
+};
+
 struct vfy_config {
     struct vfy_failover_cfg failover;
     struct vfy_failback_cfg failback;
@@ -151,6 +165,7 @@ struct vfy_config {
     struct vfy_staleness_cfg staleness;
     struct vfy_availability_cfg availability;
     struct vfy_linearizable_cfg linearizable;
+    struct vfy_routing_cfg routing;
     /* verify.allow_inconclusive: verifiers whose inconclusive result does not fail the run */
     struct vfy_names allow_inconclusive;
 };
@@ -239,6 +254,8 @@ int vfy_staleness_check(const struct hist *h, const struct hist_faults *faults,
 int vfy_availability_check(const struct hist *h, const struct hist_faults *faults,
                            const struct vfy_config *cfg, struct vfy_result *out,
                            struct fl_err *err);
+int vfy_routing_check(const struct hist *h, const struct hist_faults *faults,
+                      const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err);
 int vfy_linearizable_check(const struct hist *h, const struct hist_faults *faults,
                            const struct vfy_config *cfg, struct vfy_result *out,
                            struct fl_err *err);

@@ -17,6 +17,7 @@
 #define FAULTLINE_WORKLOAD_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -111,8 +112,8 @@ int wl_config_check_mix(const struct wl_config *c, const struct fl_driver_ops *d
  * when the run could not start (bad config, driver open failed, no memory).
  */
 int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hist *out,
-           struct wl_stats *stats, volatile sig_atomic_t *stop, wl_progress_fn progress,
-           void *progress_arg, struct fl_err *err);
+           struct wl_stats *stats, atomic_int *stop, wl_progress_fn progress, void *progress_arg,
+           struct fl_err *err);
 
 /*
  * The final read phase after healing: reads every key that any write in h

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "faultline/err.h"
+#include "faultline/refstore_bugs.h"
 #include "faultline/timeutil.h"
 #include "refstore.h"
 
@@ -18,21 +19,34 @@
  * Key-vault operations. ro_ok marks exactly the seed's read-only set: list
  * vaults, get vault, list secrets, get secret, list keys, get key, encrypt,
  * decrypt, wrap, unwrap, verify, sign, backup. Everything else is refused
- * during failover.
+ * during failover. Both presets add "cas" (compare-and-set), a write.
  */
 static const struct rs_opdef kv_ops[] = {
-    {"list-vaults", false, true, RS_K_META},   {"get-vault", false, true, RS_K_META},
-    {"list-secrets", false, true, RS_K_LIST},  {"get-secret", false, true, RS_K_GET},
-    {"set-secret", true, false, RS_K_PUT},     {"update-secret", true, false, RS_K_PUT},
-    {"delete-secret", true, false, RS_K_DEL},  {"purge-secret", true, false, RS_K_DEL},
-    {"recover-secret", true, false, RS_K_PUT}, {"list-keys", false, true, RS_K_LIST},
-    {"get-key", false, true, RS_K_GET},        {"create-key", true, false, RS_K_PUT},
-    {"import-key", true, false, RS_K_PUT},     {"update-key", true, false, RS_K_PUT},
-    {"delete-key", true, false, RS_K_DEL},     {"purge-key", true, false, RS_K_DEL},
-    {"encrypt", false, true, RS_K_CRYPTO},     {"decrypt", false, true, RS_K_CRYPTO},
-    {"wrap", false, true, RS_K_CRYPTO},        {"unwrap", false, true, RS_K_CRYPTO},
-    {"sign", false, true, RS_K_CRYPTO},        {"verify", false, true, RS_K_CRYPTO},
-    {"backup", false, true, RS_K_GET},         {"restore", true, false, RS_K_PUT},
+    {"list-vaults", false, true, RS_K_META},
+    {"get-vault", false, true, RS_K_META},
+    {"list-secrets", false, true, RS_K_LIST},
+    {"get-secret", false, true, RS_K_GET},
+    {"set-secret", true, false, RS_K_PUT},
+    {"update-secret", true, false, RS_K_PUT},
+    {"delete-secret", true, false, RS_K_DEL},
+    {"purge-secret", true, false, RS_K_DEL},
+    {"recover-secret", true, false, RS_K_PUT},
+    {"list-keys", false, true, RS_K_LIST},
+    {"get-key", false, true, RS_K_GET},
+    {"create-key", true, false, RS_K_PUT},
+    {"import-key", true, false, RS_K_PUT},
+    {"update-key", true, false, RS_K_PUT},
+    {"delete-key", true, false, RS_K_DEL},
+    {"purge-key", true, false, RS_K_DEL},
+    {"encrypt", false, true, RS_K_CRYPTO},
+    {"decrypt", false, true, RS_K_CRYPTO},
+    {"wrap", false, true, RS_K_CRYPTO},
+    {"unwrap", false, true, RS_K_CRYPTO},
+    {"sign", false, true, RS_K_CRYPTO},
+    {"verify", false, true, RS_K_CRYPTO},
+    {"backup", false, true, RS_K_GET},
+    {"restore", true, false, RS_K_PUT},
+    {"cas", true, false, RS_K_CAS},
 };
 
 /* Cosmos-like document operations. */
@@ -41,19 +55,10 @@ static const struct rs_opdef cosmos_ops[] = {
     {"read-feed", false, true, RS_K_LIST}, {"create", true, false, RS_K_PUT},
     {"upsert", true, false, RS_K_PUT},     {"replace", true, false, RS_K_PUT},
     {"patch", true, false, RS_K_PUT},      {"delete", true, false, RS_K_DEL},
+    {"cas", true, false, RS_K_CAS},        {"failover", false, false, RS_K_ADMIN},
 };
 
-static const struct {
-    const char *name;
-    unsigned bit;
-} bug_names[] = {
-    {"writes-in-read-only", RS_BUG_WRITES_IN_RO},
-    {"lose-acked-writes", RS_BUG_LOSE_ACKED},
-    {"slow-failover", RS_BUG_SLOW_FAILOVER},
-    {"no-failback", RS_BUG_NO_FAILBACK},
-    {"stale-reads", RS_BUG_STALE_READS},
-    {"reads-refused-in-read-only", RS_BUG_READS_REFUSED_RO},
-};
+/* Bug names: faultline/refstore_bugs.h (bit i is fl_refstore_bugs[i]). */
 
 static const char *const cons_names[] = {"strong", "bounded", "session", "prefix", "eventual"};
 
@@ -139,18 +144,21 @@ static int parse_bugs(json_t *o, struct rs_config *c, struct fl_err *err)
         const char *s = json_string_value(b);
         bool found = false;
 
-        for (j = 0; s && j < sizeof(bug_names) / sizeof(bug_names[0]); j++) {
-            if (strcmp(s, bug_names[j].name) == 0) {
-                c->bugs |= bug_names[j].bit;
+        for (j = 0; s && j < FL_REFSTORE_NBUGS; j++) {
+            if (strcmp(s, fl_refstore_bugs[j]) == 0) {
+                c->bugs |= 1u << j;
                 found = true;
             }
         }
-        if (!found)
-            return fl_errf(err, -EINVAL,
-                           "target.bugs[%zu]: unknown bug '%s' (expected writes-in-read-only, "
-                           "lose-acked-writes, slow-failover, no-failback, stale-reads, "
-                           "reads-refused-in-read-only)",
-                           i, s ? s : "?");
+        if (!found) {
+            char list[256] = "";
+
+            for (j = 0; j < FL_REFSTORE_NBUGS; j++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", j ? ", " : "",
+                         fl_refstore_bugs[j]);
+            return fl_errf(err, -EINVAL, "target.bugs[%zu]: unknown bug '%s' (expected %s)", i,
+                           s ? s : "?", list);
+        }
     }
     return 0;
 }

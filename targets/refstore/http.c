@@ -69,37 +69,72 @@ static enum MHD_Result send_error(struct MHD_Connection *con, int status, const 
 static enum MHD_Result do_op(struct rs_http *h, struct MHD_Connection *con, const char *body)
 {
     json_error_t je;
-    json_t *req = json_loads(body ? body : "", 0, &je), *v, *o;
+    json_t *req = json_loads(body ? body : "", 0, &je), *v, *o, *m;
     struct rs_result res;
+    struct rs_req q;
     const char *fwd;
-    uint64_t value = 0;
     char msg[200];
+    size_t i;
 
     if (!json_is_object(req)) {
         json_decref(req);
         snprintf(msg, sizeof(msg), "body: expected a JSON object (%s)", je.text);
         return send_error(con, 400, "bad_request", msg);
     }
+    memset(&q, 0, sizeof(q));
     v = json_object_get(req, "value");
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
             json_decref(req);
             return send_error(con, 400, "bad_request", "value: expected a non-negative integer");
         }
-        value = (uint64_t)json_integer_value(v);
+        q.value = (uint64_t)json_integer_value(v);
+    }
+    v = json_object_get(req, "expected");
+    if (v) {
+        if (!json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)) {
+            json_decref(req);
+            return send_error(con, 400, "bad_request",
+                              "expected: expected a non-negative integer or null");
+        }
+        q.has_expected = true;
+        q.expected = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+    }
+    m = json_object_get(req, "model");
+    if (m && !json_is_null(m)) {
+        if (!json_is_string(m) || (strcmp(json_string_value(m), "set") != 0 &&
+                                   strcmp(json_string_value(m), "register") != 0)) {
+            json_decref(req);
+            return send_error(con, 400, "bad_request", "model: expected \"set\" or \"register\"");
+        }
+        q.set_model = strcmp(json_string_value(m), "set") == 0;
     }
     fwd = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Refstore-Forwarded");
-    rs_replica_op(h->r, json_string_value(json_object_get(req, "op")),
-                  json_string_value(json_object_get(req, "key")), value, fwd != NULL, body, &res);
+    q.hops = fwd ? (atoi(fwd) > 0 ? atoi(fwd) : 1) : 0;
+    q.op = json_string_value(json_object_get(req, "op"));
+    q.key = json_string_value(json_object_get(req, "key"));
+    q.raw_body = body;
+    rs_replica_op(h->r, &q, &res);
     json_decref(req);
     if (res.forwarded_body)
         return send_text(con, res.status, res.forwarded_body);
     if (res.code) {
+        free(res.elems);
         o = json_pack("{s:b, s:s, s:s, s:s}", "ok", 0, "error", res.msg, "code", res.code, "region",
                       res.region);
         return send_json(con, res.status, o);
     }
     o = json_pack("{s:b, s:s}", "ok", 1, "region", res.region);
+    if (res.is_cas)
+        json_object_set_new(o, "swapped", json_boolean(res.swapped));
+    if (res.has_elems) {
+        json_t *a = json_array();
+
+        for (i = 0; i < res.nelems; i++)
+            json_array_append_new(a, json_integer((json_int_t)res.elems[i]));
+        json_object_set_new(o, "elements", a);
+        free(res.elems);
+    }
     if (res.has_value)
         json_object_set_new(o, "value",
                             res.value ? json_integer((json_int_t)res.value) : json_null());

@@ -16,13 +16,15 @@
 
 #include <jansson.h>
 
+#include "faultline/refstore_limits.h"
+
 struct fl_err;
 
 #define RS_NAME_MAX    64
 #define RS_URL_MAX     256
 #define RS_KEY_MAX     128
-#define RS_MAX_PEERS   32
-#define RS_MAX_REGIONS 16
+#define RS_MAX_PEERS   FL_REFSTORE_MAX_PEERS /* faultline/refstore_limits.h says why */
+#define RS_MAX_REGIONS FL_REFSTORE_MAX_REGIONS
 #define RS_MAX_OPS     48
 
 enum rs_preset { RS_KEY_VAULT, RS_COSMOS };
@@ -36,9 +38,14 @@ enum rs_bug {
     RS_BUG_NO_FAILBACK = 1u << 3,      /* never leaves read-only / never hands back */
     RS_BUG_STALE_READS = 1u << 4,      /* reads return the first value ever written */
     RS_BUG_READS_REFUSED_RO = 1u << 5, /* read-only mode refuses reads too */
+    RS_BUG_ZONE_QUORUM = 1u << 6,      /* zone_redundant: no zone majority, zone replicas lag */
+    RS_BUG_OFFLINE_SERVES = 1u << 7,   /* a cut-off read region keeps serving reads */
+    RS_BUG_BOUNDED_IGNORED = 1u << 8,  /* bounded: writes never held, the lag is unbounded */
+    RS_BUG_MANUAL_FAILOVER = 1u << 9,  /* manual failover without the write region promotes */
 };
 
-enum rs_kind { RS_K_GET, RS_K_LIST, RS_K_PUT, RS_K_DEL, RS_K_CRYPTO, RS_K_META };
+enum rs_kind { RS_K_GET, RS_K_LIST, RS_K_PUT, RS_K_DEL, RS_K_CRYPTO, RS_K_META, RS_K_CAS,
+               RS_K_ADMIN };
 
 /* One client operation of a preset: its name, whether it writes, what it does. */
 struct rs_opdef {
@@ -100,6 +107,10 @@ struct rs_entry {
     int64_t ts_ns;        /* CLOCK_MONOTONIC write time at the origin */
     char origin[RS_NAME_MAX];
     bool deleted;
+    /* set model: the key's elements, sorted ascending, no duplicates */
+    uint64_t *elems;
+    size_t nelems, capelems;
+    uint64_t first_elem; /* the first element ever added (stale-reads bug) */
     struct rs_entry *next;
 };
 
@@ -116,6 +127,8 @@ struct rs_entry *rs_store_upsert(struct rs_store *s, const char *key);
 size_t rs_store_live(const struct rs_store *s);
 /* Remove every entry. */
 void rs_store_clear(struct rs_store *s);
+/* Add element v to e's set: 1 added, 0 already there, -ENOMEM. */
+int rs_entry_add_elem(struct rs_entry *e, uint64_t v);
 
 /* replica.c */
 struct rs_repl {
@@ -124,6 +137,7 @@ struct rs_repl {
     int64_t ts_ns;
     char origin[RS_NAME_MAX];
     bool deleted;
+    bool set_add; /* set model: add element value (else: register write) */
     int64_t enq_ns;
     uint64_t seq;
 };
@@ -144,6 +158,10 @@ struct rs_result {
     uint64_t value;
     long long count; /* list operations; -1 when not a list */
     uint64_t version;
+    bool is_cas, swapped; /* cas: the answer says "swapped" */
+    uint64_t *elems;      /* set reads: the elements (malloc'd), has_elems set */
+    size_t nelems;
+    bool has_elems;
     char region[RS_NAME_MAX];
     char *forwarded_body; /* raw body of a forwarded answer (malloc'd) */
 };
@@ -156,9 +174,18 @@ int rs_replica_start(struct rs_replica *r, struct fl_err *err);
 /* Stop and join the threads (bounded by the curl timeouts), free everything. */
 void rs_replica_free(struct rs_replica *r);
 
-/* One client operation (body of POST /v1/op already parsed). */
-void rs_replica_op(struct rs_replica *r, const char *op, const char *key, uint64_t value,
-                   bool forwarded, const char *raw_body, struct rs_result *res);
+/* One client operation: the body of POST /v1/op, parsed. */
+struct rs_req {
+    const char *op, *key;
+    uint64_t value;       /* written value / set element / cas new value */
+    bool set_model;       /* "model": "set" */
+    bool has_expected;    /* cas: "expected" was given */
+    uint64_t expected;    /* cas: 0 = the key must be absent */
+    int hops;             /* replicas it was forwarded through (X-Refstore-Forwarded) */
+    const char *raw_body; /* forwarded as is */
+};
+
+void rs_replica_op(struct rs_replica *r, const struct rs_req *q, struct rs_result *res);
 /* Internal endpoints; each returns a new JSON reply and sets *status. */
 json_t *rs_replica_heartbeat(struct rs_replica *r, json_t *req, int *status);
 json_t *rs_replica_replicate(struct rs_replica *r, json_t *req, int *status);

@@ -1,6 +1,7 @@
 /*
  * refstore's in-memory key map: a chained hash table (FNV-1a) from key to
- * value, version, origin write time and origin region. No locking here: the
+ * value, version, origin write time, origin region and (set model) the
+ * key's sorted element set. No locking here: the
  * replica lock protects it. Grows by doubling at load factor 1.
  */
 #include <errno.h>
@@ -38,6 +39,7 @@ void rs_store_clear(struct rs_store *s)
         for (; e; e = nx) {
             nx = e->next;
             free(e->key);
+            free(e->elems);
             free(e);
         }
         s->b[i] = NULL;
@@ -123,4 +125,35 @@ size_t rs_store_live(const struct rs_store *s)
                 n++;
     }
     return n;
+}
+
+int rs_entry_add_elem(struct rs_entry *e, uint64_t v)
+{
+    size_t lo = 0, hi = e->nelems;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (e->elems[mid] == v)
+            return 0;
+        if (e->elems[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (e->nelems == e->capelems) {
+        size_t ncap = e->capelems ? e->capelems * 2 : 8;
+        uint64_t *n = realloc(e->elems, ncap * sizeof(*n));
+
+        if (!n)
+            return -ENOMEM;
+        e->elems = n;
+        e->capelems = ncap;
+    }
+    memmove(e->elems + lo + 1, e->elems + lo, (e->nelems - lo) * sizeof(*e->elems));
+    e->elems[lo] = v;
+    e->nelems++;
+    if (e->first_elem == 0)
+        e->first_elem = v;
+    return 1;
 }

@@ -205,12 +205,71 @@ static int make_endpoints(struct etcd_state *s)
     return 0;
 }
 
+/* Decimal digits of a port. */
+static size_t port_digits(long port)
+{
+    size_t n = 1;
+
+    while (port >= 10) {
+        port /= 10;
+        n++;
+    }
+    return n;
+}
+
+#define ETCD_CLUSTER_MAX 4096 /* --initial-cluster, name=http://addr:peerport,... */
+
+/*
+ * The lab's limits: at least 3 members, the peer port (port + 1), the
+ * --initial-cluster list, and every region's endpoint (its members'
+ * client URLs, comma-separated) within a driver URL.
+ */
+static int etcd_check(const struct fl_target_env *env, const char **key, struct fl_err *err)
+{
+    long port = (long)svc_opt_uint(env->config, "port", 2379);
+    size_t cluster = 0, i, j, len;
+
+    if (key)
+        *key = NULL;
+    if (env->n_hosts < 3)
+        return fl_errf(err, -EINVAL, "etcd needs at least 3 hosts (members), the topology has %zu",
+                       env->n_hosts);
+    if (port + 1 > 65535) {
+        if (key)
+            *key = "port";
+        return fl_errf(err, -EINVAL, "etcd: port %ld: the peer port (port + 1) passes 65535", port);
+    }
+    for (i = 0; i < env->n_hosts; i++) {
+        const char *a = env->hosts[i].data_addr ? env->hosts[i].data_addr : "";
+
+        cluster += (i ? 1 : 0) + strlen(env->hosts[i].name) + strlen("=http://:") + strlen(a) +
+                   port_digits(port + 1);
+        for (j = 0, len = 0; j < env->n_hosts; j++)
+            if (strcmp(env->hosts[j].region, env->hosts[i].region) == 0)
+                len += (len ? 1 : 0) + strlen("http://:") +
+                       strlen(env->hosts[j].data_addr ? env->hosts[j].data_addr : "") +
+                       port_digits(port);
+        if (len >= sizeof(((struct fl_target_endpoint *)0)->url))
+            return fl_errf(err, -EINVAL,
+                           "etcd: region %s has too many members: its endpoint (every member's "
+                           "URL) would take %zu characters, at most %zu",
+                           env->hosts[i].region, len,
+                           sizeof(((struct fl_target_endpoint *)0)->url) - 1);
+    }
+    if (cluster >= ETCD_CLUSTER_MAX)
+        return fl_errf(err, -EINVAL,
+                       "etcd: %zu members are too many: --initial-cluster would take %zu "
+                       "characters, at most %d",
+                       env->n_hosts, cluster, ETCD_CLUSTER_MAX - 1);
+    return 0;
+}
+
 static int etcd_start(const struct fl_target_env *env, void **state, struct fl_err *err)
 {
     const json_t *cfg = env->config;
     int64_t deadline =
         fl_now_ns() + (env->ready_timeout_ns > 0 ? env->ready_timeout_ns : 60000000000LL);
-    char cluster[4096] = "", token[64];
+    char cluster[ETCD_CLUSTER_MAX] = "", token[64];
     struct etcd_state *s;
     const char *primary;
     size_t i, off = 0;
@@ -219,9 +278,8 @@ static int etcd_start(const struct fl_target_env *env, void **state, struct fl_e
     *state = NULL;
     if ((rc = svc_need(ETCD_BIN, "etcd-server", err)) < 0)
         return rc;
-    if (env->n_hosts < 3)
-        return fl_errf(err, -EINVAL, "etcd needs at least 3 hosts (members), the topology has %zu",
-                       env->n_hosts);
+    if ((rc = etcd_check(env, NULL, err)) < 0)
+        return rc;
     if ((s = calloc(1, sizeof(*s))) == NULL ||
         (s->h = calloc(env->n_hosts, sizeof(*s->h))) == NULL) {
         free(s);
@@ -391,4 +449,5 @@ const struct fl_target_ops fl_target_etcd = {
     .status = etcd_status,
     .stop = etcd_stop,
     .options = etcd_opts,
+    .check = etcd_check,
 };

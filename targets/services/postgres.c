@@ -9,6 +9,11 @@
  * ask. Every node is `pg_autoctl create ...` then `pg_autoctl run`, as the
  * postgres user, inside its host's namespace, with its own config and data
  * under <run_dir>/<host>/ (XDG_CONFIG_HOME / XDG_DATA_HOME point there).
+ * When the postgres user cannot reach run_dir (a run folder inside a
+ * mode-0700 directory, as `mktemp -d` makes), config and data go to a
+ * private /var/tmp/faultline-postgres-XXXXXX owned by postgres instead
+ * (svc_state_dir; removed at stop, named in the status as state_dir); the
+ * logs stay in <run_dir>/<host>/, opened before privileges are dropped.
  *
  * pg_auto_failover's timeouts are long by default (failover after ~20 s +
  * 30 s); the launcher writes the monitor's settings into its
@@ -59,7 +64,8 @@ enum pg_role { PG_MONITOR, PG_NODE };
 
 struct pnode {
     char name[64], region[64], netns[64], addr[64];
-    char base[400]; /* <run_dir>/<host> */
+    char base[400];  /* <run_dir>/<host>: logs */
+    char state[400]; /* <state dir>/<host>: pg/ (svc_state_dir: run_dir or a private one) */
     char pgdata[460];
     int port;
     enum pg_role role;
@@ -72,7 +78,8 @@ struct pg_state {
     char dbname[64];
     char env_cfg[480], env_data[480], env_path[600];
     char monitor_uri[256];
-    char xdg[400]; /* <run_dir>/pg-xdg: pg_autoctl's config and state files */
+    char xdg[400];  /* <state dir>/pg-xdg: pg_autoctl's config and state files */
+    char priv[300]; /* the private state dir made because run_dir is out of postgres's reach */
     struct fl_target_endpoint *eps;
     size_t neps;
 };
@@ -90,11 +97,14 @@ static void pg_stop(void *state)
     for (i = 0; i < s->n; i++) {
         char d[PATH_MAX];
 
-        snprintf(d, sizeof(d), "%s/pg", s->nodes[i].base);
-        svc_rmtree(d);
+        snprintf(d, sizeof(d), "%s/pg", s->nodes[i].state);
+        if (s->nodes[i].state[0])
+            svc_rmtree(d);
     }
     if (s->xdg[0])
         svc_rmtree(s->xdg);
+    if (s->priv[0])
+        svc_rmtree(s->priv);
     free(s->nodes);
     free(s->eps);
     free(s);
@@ -303,6 +313,31 @@ static int create_table(struct pg_state *s, struct fl_err *err)
     return rc;
 }
 
+/* What the lab must give: a monitor, a primary and a secondary in another region; the ports. */
+static int pg_check(const struct fl_target_env *env, const char **key, struct fl_err *err)
+{
+    size_t *order = calloc(env->n_hosts ? env->n_hosts : 1, sizeof(*order));
+    int port = (int)svc_opt_uint(env->config, "port", 5432), r;
+
+    if (key)
+        *key = NULL;
+    if (!order)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    r = place(env, order, err);
+    free(order);
+    if (r < 0)
+        return r;
+    /* Data nodes on port, port+1, ...; the monitor on port + hosts. */
+    if (port + (long)env->n_hosts > 65535) {
+        if (key)
+            *key = "port";
+        return fl_errf(err, -EINVAL,
+                       "postgres: port %d + one port per host (%zu hosts) passes 65535", port,
+                       env->n_hosts);
+    }
+    return 0;
+}
+
 static int pg_start(const struct fl_target_env *env, void **state, struct fl_err *err)
 {
     const json_t *cfg = env->config;
@@ -311,11 +346,13 @@ static int pg_start(const struct fl_target_env *env, void **state, struct fl_err
     int base_port = (int)svc_opt_uint(cfg, "port", 5432);
     struct passwd *pw = getpwnam(PG_USER);
     struct pg_state *s;
+    char sdir[300];
     size_t *order = NULL, i;
     int rc;
 
     *state = NULL;
-    if ((rc = svc_need(PGAUTOCTL_BIN, "pg-auto-failover-cli", err)) < 0 ||
+    if ((rc = pg_check(env, NULL, err)) < 0 ||
+        (rc = svc_need(PGAUTOCTL_BIN, "pg-auto-failover-cli", err)) < 0 ||
         (rc = svc_need(PG_BINDIR "/postgres", "postgresql-15", err)) < 0)
         return rc;
     if (access("/usr/lib/postgresql/15/lib/pgautofailover.so", R_OK) != 0)
@@ -342,9 +379,13 @@ static int pg_start(const struct fl_target_env *env, void **state, struct fl_err
         return rc;
     }
     s->n = env->n_hosts;
+    /* pg_autoctl and postgres run as postgres: their state must be within its reach. */
+    if ((rc = svc_state_dir("postgres", env->run_dir, PG_USER, sdir, sizeof(sdir), s->priv,
+                            sizeof(s->priv), err)) < 0)
+        goto fail;
     snprintf(s->dbname, sizeof(s->dbname), "%s", svc_opt_str(cfg, "database", "postgres"));
-    snprintf(s->env_cfg, sizeof(s->env_cfg), "XDG_CONFIG_HOME=%s/pg-xdg/config", env->run_dir);
-    snprintf(s->env_data, sizeof(s->env_data), "XDG_DATA_HOME=%s/pg-xdg/data", env->run_dir);
+    snprintf(s->env_cfg, sizeof(s->env_cfg), "XDG_CONFIG_HOME=%s/pg-xdg/config", sdir);
+    snprintf(s->env_data, sizeof(s->env_data), "XDG_DATA_HOME=%s/pg-xdg/data", sdir);
     snprintf(s->env_path, sizeof(s->env_path), "PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin", PG_BINDIR);
     for (i = 0; i < s->n; i++) {
         const struct fl_target_host *th = &env->hosts[order[i]];
@@ -356,22 +397,23 @@ static int pg_start(const struct fl_target_env *env, void **state, struct fl_err
         snprintf(nd->netns, sizeof(nd->netns), "%s", th->netns);
         snprintf(nd->addr, sizeof(nd->addr), "%s", th->data_addr);
         snprintf(nd->base, sizeof(nd->base), "%s/%s", env->run_dir, th->name);
-        snprintf(nd->pgdata, sizeof(nd->pgdata), "%s/pg/data", nd->base);
+        snprintf(nd->state, sizeof(nd->state), "%s/%s", sdir, th->name);
+        snprintf(nd->pgdata, sizeof(nd->pgdata), "%s/pg/data", nd->state);
         nd->role = i == 0 ? PG_MONITOR : PG_NODE;
         nd->port = i == 0 ? base_port + (int)s->n : base_port + (int)i - 1;
         snprintf(nd->p.log, sizeof(nd->p.log), "%s/pg_autoctl%s.log", nd->base,
                  i == 0 ? "-monitor" : "");
         snprintf(nd->p.what, sizeof(nd->p.what), "pg_autoctl %s on %s", i == 0 ? "monitor" : "node",
                  th->name);
-        snprintf(d, sizeof(d), "%s/pg", nd->base);
+        snprintf(d, sizeof(d), "%s/pg", nd->state);
         svc_rmtree(d);
-        if ((rc = fl_mkdir_p(nd->base, 0755)) < 0 ||
+        if ((rc = fl_mkdir_p(nd->base, 0755)) < 0 || (rc = fl_mkdir_p(nd->state, 0755)) < 0 ||
             (rc = fl_mkdir_p_as(d, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
             fl_errf(err, rc, "cannot create %s: %s", d, strerror(-rc));
             goto fail;
         }
     }
-    snprintf(s->xdg, sizeof(s->xdg), "%s/pg-xdg", env->run_dir);
+    snprintf(s->xdg, sizeof(s->xdg), "%s/pg-xdg", sdir);
     svc_rmtree(s->xdg);
     if ((rc = fl_mkdir_p_as(s->xdg, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
         fl_errf(err, rc, "cannot create %s: %s", s->xdg, strerror(-rc));
@@ -545,6 +587,9 @@ static json_t *pg_status(void *state)
     json_object_set_new(o, "primary", primary ? json_string(primary) : json_null());
     json_object_set_new(o, "monitor", json_string(s->nodes[0].name));
     json_object_set_new(o, "hosts", hosts);
+    /* Where the data directories are when the run folder is out of postgres's reach. */
+    if (s->priv[0])
+        json_object_set_new(o, "state_dir", json_string(s->priv));
     PQclear(r);
     return o;
 }
@@ -574,4 +619,5 @@ const struct fl_target_ops fl_target_postgres = {
     .status = pg_status,
     .stop = pg_stop,
     .options = postgres_opts,
+    .check = pg_check,
 };

@@ -264,6 +264,63 @@ static int make_endpoints(struct redis_state *s, const struct fl_target_env *env
     return 0;
 }
 
+/* Decimal digits of a port. */
+static size_t port_digits(long port)
+{
+    size_t n = 1;
+
+    while (port >= 10) {
+        port /= 10;
+        n++;
+    }
+    return n;
+}
+
+/*
+ * The lab's limits: a sentinel on each of at least 3 hosts, a quorum they
+ * can reach, two ports, and every region's endpoint (all the sentinels,
+ * redis-sentinel://NAME@a:p,b:p,...) within a driver URL.
+ */
+static int redis_check(const struct fl_target_env *env, const char **key, struct fl_err *err)
+{
+    const json_t *cfg = env->config;
+    long port = (long)svc_opt_uint(cfg, "port", 6379);
+    long sport = (long)svc_opt_uint(cfg, "sentinel_port", 26379);
+    int64_t quorum = svc_opt_uint(cfg, "quorum", (int64_t)(env->n_hosts / 2 + 1));
+    size_t len = strlen("redis-sentinel://@") + strlen(svc_opt_str(cfg, "master_name", "mymaster"));
+    size_t i;
+
+    if (key)
+        *key = NULL;
+    if (env->n_hosts < 3)
+        return fl_errf(err, -EINVAL,
+                       "redis-sentinel needs at least 3 hosts (one sentinel each), "
+                       "the topology has %zu",
+                       env->n_hosts);
+    if (port == sport) {
+        if (key)
+            *key = "sentinel_port";
+        return fl_errf(err, -EINVAL, "redis-sentinel: sentinel_port is the server's port %ld",
+                       port);
+    }
+    if (quorum < 1 || (size_t)quorum > env->n_hosts) {
+        if (key)
+            *key = "quorum";
+        return fl_errf(err, -EINVAL,
+                       "redis-sentinel: quorum %lld but there are %zu sentinels (one per host)",
+                       (long long)quorum, env->n_hosts);
+    }
+    for (i = 0; i < env->n_hosts; i++)
+        len += (i ? 1 : 0) + strlen(env->hosts[i].data_addr ? env->hosts[i].data_addr : "") + 1 +
+               port_digits(sport);
+    if (len >= sizeof(((struct fl_target_endpoint *)0)->url))
+        return fl_errf(err, -EINVAL,
+                       "redis-sentinel: %zu hosts are too many: the endpoint naming every "
+                       "sentinel would take %zu characters, at most %zu",
+                       env->n_hosts, len, sizeof(((struct fl_target_endpoint *)0)->url) - 1);
+    return 0;
+}
+
 static int redis_start(const struct fl_target_env *env, void **state, struct fl_err *err)
 {
     struct redis_state *s;
@@ -276,11 +333,8 @@ static int redis_start(const struct fl_target_env *env, void **state, struct fl_
     if ((rc = svc_need(REDIS_BIN, "redis-server", err)) < 0 ||
         (rc = svc_need(SENTINEL_BIN, "redis-sentinel", err)) < 0)
         return rc;
-    if (env->n_hosts < 3)
-        return fl_errf(err, -EINVAL,
-                       "redis-sentinel needs at least 3 hosts (one sentinel each), "
-                       "the topology has %zu",
-                       env->n_hosts);
+    if ((rc = redis_check(env, NULL, err)) < 0)
+        return rc;
     if ((s = calloc(1, sizeof(*s))) == NULL ||
         (s->h = calloc(env->n_hosts, sizeof(*s->h))) == NULL) {
         free(s);
@@ -443,4 +497,5 @@ const struct fl_target_ops fl_target_redis_sentinel = {
     .status = redis_status,
     .stop = redis_stop,
     .options = redis_opts,
+    .check = redis_check,
 };

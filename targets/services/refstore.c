@@ -24,6 +24,7 @@
 #include "faultline/http.h"
 #include "faultline/optspec.h"
 #include "faultline/refstore_bugs.h"
+#include "faultline/refstore_limits.h"
 #include "faultline/target.h"
 #include "faultline/timeutil.h"
 #include "svc.h"
@@ -152,6 +153,27 @@ static void rs_stop(void *state)
     free(s);
 }
 
+/* The reference service's limits (faultline/refstore_limits.h says why these). */
+static int rs_check(const struct fl_target_env *env, const char **key, struct fl_err *err)
+{
+    const json_t *prio = json_object_get(env->config, "priority");
+
+    if (key)
+        *key = NULL;
+    if (env->n_hosts > FL_REFSTORE_MAX_PEERS + 1)
+        return fl_errf(err, -EINVAL,
+                       "refstore: the lab has %zu hosts; the reference service serves at most "
+                       "%d (every replica talks to every other one: see docs/refstore.md)",
+                       env->n_hosts, FL_REFSTORE_MAX_PEERS + 1);
+    if (json_array_size(prio) > FL_REFSTORE_MAX_REGIONS) {
+        if (key)
+            *key = "priority";
+        return fl_errf(err, -EINVAL, "refstore: priority lists %zu regions, at most %d",
+                       json_array_size(prio), FL_REFSTORE_MAX_REGIONS);
+    }
+    return 0;
+}
+
 static int rs_start(const struct fl_target_env *env, void **state, struct fl_err *err)
 {
     int port = (int)svc_opt_uint(env->config, "port", RS_DEFAULT_PORT);
@@ -163,7 +185,7 @@ static int rs_start(const struct fl_target_env *env, void **state, struct fl_err
     int r = 0;
 
     *state = NULL;
-    if ((r = find_bin(bin, sizeof(bin), err)) < 0)
+    if ((r = rs_check(env, NULL, err)) < 0 || (r = find_bin(bin, sizeof(bin), err)) < 0)
         return r;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -452,4 +474,5 @@ const struct fl_target_ops fl_target_refstore = {
     .settle = rs_settle,
     .process_target = rs_process_target,
     .options = refstore_opts,
+    .check = rs_check,
 };

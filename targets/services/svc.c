@@ -29,6 +29,81 @@
 #include "faultline/timeutil.h"
 #include "svc.h"
 
+int svc_user_can_reach(const char *path, const char *user, struct fl_err *err)
+{
+    struct passwd *pw = getpwnam(user);
+    char real[PATH_MAX], dir[PATH_MAX];
+    gid_t groups[256];
+    int ng = 256, g;
+    size_t len, i;
+
+    if (!pw)
+        return fl_errf(err, -ENOENT, "no user '%s'", user);
+    if (!realpath(path, real))
+        return fl_errf(err, -errno, "%s: %s", path, strerror(errno));
+    if (pw->pw_uid == 0)
+        return 0;
+    if (getgrouplist(user, pw->pw_gid, groups, &ng) < 0)
+        ng = 0;
+    len = strlen(real);
+    /* "/", then every prefix of real that ends before a '/' or at its end. */
+    for (i = 1; i <= len; i++) {
+        struct stat st;
+        mode_t bit = S_IXOTH;
+
+        if (i > 1 && i < len && real[i] != '/')
+            continue;
+        if (i > 1 && i < len) /* real[i] == '/' */
+            snprintf(dir, sizeof(dir), "%.*s", (int)i, real);
+        else if (i == 1)
+            snprintf(dir, sizeof(dir), "/");
+        else
+            snprintf(dir, sizeof(dir), "%s", real);
+        if (stat(dir, &st) < 0)
+            return fl_errf(err, -errno, "%s: %s", dir, strerror(errno));
+        if (st.st_uid == pw->pw_uid)
+            bit = S_IXUSR;
+        else
+            for (g = 0; g < ng; g++)
+                if (groups[g] == st.st_gid)
+                    bit = S_IXGRP;
+        if (!(st.st_mode & bit))
+            return fl_errf(
+                err, -EACCES, "user %s cannot reach %s: %s is mode %04o, owned by uid %d gid %d",
+                user, path, dir, (unsigned)(st.st_mode & 07777), (int)st.st_uid, (int)st.st_gid);
+    }
+    return 0;
+}
+
+int svc_state_dir(const char *kind, const char *run_dir, const char *user, char *out, size_t outlen,
+                  char *priv, size_t privlen, struct fl_err *err)
+{
+    struct fl_err why = {0};
+    struct passwd *pw;
+    char tmpl[PATH_MAX];
+    int r;
+
+    priv[0] = '\0';
+    if ((r = svc_user_can_reach(run_dir, user, &why)) == 0) {
+        snprintf(out, outlen, "%s", run_dir);
+        return 0;
+    }
+    if (r != -EACCES)
+        return fl_errf(err, r, "%s", why.msg);
+    /* The run folder is private: the server's state goes where its user can reach it. */
+    snprintf(tmpl, sizeof(tmpl), "/var/tmp/faultline-%s-XXXXXX", kind);
+    if (!mkdtemp(tmpl))
+        return fl_errf(err, -errno, "%s; and cannot make %s: %s", why.msg, tmpl, strerror(errno));
+    if ((pw = getpwnam(user)) == NULL || chown(tmpl, pw->pw_uid, pw->pw_gid) < 0) {
+        r = pw ? -errno : -ENOENT;
+        rmdir(tmpl);
+        return fl_errf(err, r, "%s; and cannot give %s to %s", why.msg, tmpl, user);
+    }
+    snprintf(out, outlen, "%s", tmpl);
+    snprintf(priv, privlen, "%s", tmpl);
+    return 0;
+}
+
 int svc_need(const char *bin, const char *pkg, struct fl_err *err)
 {
     if (access(bin, X_OK) == 0)
@@ -63,9 +138,14 @@ extern char **environ;
 static void child_exec(int fd, const struct spawn_plan *sp, const char *log, char *const argv[])
 {
     int e, nfd, lfd;
+    sigset_t none;
 
     setsid();
     signal(SIGPIPE, SIG_DFL);
+    /* `faultline run` blocks SIGINT/SIGTERM in every thread (a sigwait thread takes them):
+       the server must not inherit that mask, or SIGTERM would not stop it. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     if (sp->has_ns) {
         nfd = open(sp->nspath, O_RDONLY | O_CLOEXEC);
         if (nfd < 0 || setns(nfd, CLONE_NEWNET) < 0)

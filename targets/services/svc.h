@@ -68,6 +68,26 @@ int svc_run(const char *what, const char *netns, const char *user, char *const a
 /* The last bytes of a log file, newlines as " | ", into buf. Returns buf. */
 char *svc_log_tail(const char *path, char *buf, size_t len);
 
+/*
+ * Can user (with its groups) reach path: search permission on every
+ * directory from / down to path itself (ACLs aside)? 0, or -EACCES with err
+ * naming the first directory that stops it, -ENOENT for a missing path or
+ * user.
+ */
+int svc_user_can_reach(const char *path, const char *user, struct fl_err *err);
+
+/*
+ * Where a server that runs as user keeps its state (data directories,
+ * config): run_dir itself when user can reach it; otherwise (run_dir inside
+ * a private directory, as `mktemp -d` and many CI workspaces make) a
+ * directory made for this run, /var/tmp/faultline-<kind>-XXXXXX, mode 0700
+ * and owned by user, also copied into priv (the launcher removes it when it
+ * stops; "" when run_dir is used). Logs stay in run_dir: the launcher opens
+ * them before dropping privileges. out gets the directory. 0 or -errno.
+ */
+int svc_state_dir(const char *kind, const char *run_dir, const char *user, char *out, size_t outlen,
+                  char *priv, size_t privlen, struct fl_err *err);
+
 /* rm -rf path (only below a directory the launcher made). Ignores absence. */
 void svc_rmtree(const char *path);
 

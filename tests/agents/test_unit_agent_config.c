@@ -1,7 +1,8 @@
 /*
  * Unit tests of the agent's configuration and policy (no root): command-line
  * parsing with its refusals, the constant-time token comparison, the
- * allowlist and control-network checks on parsed faults, and `-n` run on the
+ * allowlist and control-network checks on parsed faults, the process
+ * allowlist with its configured restart commands, and `-n` run on the
  * real binary (good configurations pass, bad ones must fail).
  */
 #define _GNU_SOURCE
@@ -182,11 +183,9 @@ static void policy_should_check_interfaces_against_dev_entries(void **state)
     const char *spec = "{\"kind\":\"link-down\",\"dev\":\"eth1\"}";
 
     fl_err_clear(&err);
-    if (inj_fault_parse(spec, strlen(spec), &f, &err) < 0) {
-        /* link-down may name its interface differently; nothing to check then. */
-        tu_note_skip(__func__, "link-down spec not accepted by this injector");
-        skip();
-    }
+    /* link-down names its interface in "dev": a refusal is a failure, never a skip. */
+    if (inj_fault_parse(spec, strlen(spec), &f, &err) < 0)
+        fail_msg("link-down spec refused: %s", err.msg);
     assert_int_equal(parse(&cfg, &err, BASE, "--allow", "dev:eth0", NULL), 0);
     fl_err_clear(&err);
     assert_int_equal(agent_policy_check(&cfg, f, &err), -EPERM);
@@ -196,6 +195,95 @@ static void policy_should_check_interfaces_against_dev_entries(void **state)
     assert_int_equal(agent_policy_check(&cfg, f, &err), 0);
     agent_config_free(&cfg);
     inj_fault_free(f);
+}
+
+static struct inj_fault *pfault(const char *spec)
+{
+    struct inj_fault *f = NULL;
+    struct fl_err err;
+
+    fl_err_clear(&err);
+    if (inj_fault_parse(spec, strlen(spec), &f, &err) < 0)
+        fail_msg("spec %s: %s", spec, err.msg);
+    return f;
+}
+
+static void process_policy_should_need_exact_targets_and_configured_commands(void **state)
+{
+    struct agent_config cfg;
+    struct inj_fault *f;
+    struct fl_err err;
+
+    (void)state;
+    /* Parsing: a restart command needs its target allowed first; a short match is refused. */
+    assert_int_equal(parse(&cfg, &err, BASE, "--restart-cmd", "pidfile:/run/r.pid=/bin/r -x", NULL),
+                     -EINVAL);
+    assert_non_null(strstr(err.msg, "--allow-process"));
+    agent_config_free(&cfg);
+    assert_int_equal(parse(&cfg, &err, BASE, "--allow-process", "match:/", NULL), -EINVAL);
+    agent_config_free(&cfg);
+    assert_int_equal(parse(&cfg, &err, BASE, "--allow-process", "pidfile:rel.pid", NULL), -EINVAL);
+    agent_config_free(&cfg);
+    assert_int_equal(parse(&cfg, &err, BASE, "--allow-process", "proc:1", NULL), -EINVAL);
+    agent_config_free(&cfg);
+
+    /* /0 admits no process fault. */
+    assert_int_equal(parse(&cfg, &err, BASE, "--allow", "0.0.0.0/0", NULL), 0);
+    assert_false(agent_process_enabled(&cfg));
+    f = pfault("{\"kind\":\"process\",\"action\":\"stop\",\"target\":{\"match\":\"redis\"}}");
+    fl_err_clear(&err);
+    assert_int_equal(agent_policy_check(&cfg, f, &err), -EPERM);
+    inj_fault_free(f);
+    agent_config_free(&cfg);
+
+    assert_int_equal(parse(&cfg, &err, BASE, "--allow-process", "pidfile:/run/r.pid",
+                           "--restart-cmd", "pidfile:/run/r.pid=/bin/r -x", "--allow-process",
+                           "unit:redis.service", NULL),
+                     0);
+    assert_true(agent_process_enabled(&cfg));
+    /* Exact values only: another pidfile, a prefix of the unit. */
+    f = pfault(
+        "{\"kind\":\"process\",\"action\":\"stop\",\"target\":{\"pidfile\":\"/run/x.pid\"}}");
+    fl_err_clear(&err);
+    assert_int_equal(agent_policy_check(&cfg, f, &err), -EPERM);
+    inj_fault_free(f);
+    f = pfault("{\"kind\":\"process\",\"action\":\"stop\",\"target\":{\"unit\":\"redis\"}}");
+    fl_err_clear(&err);
+    assert_int_equal(agent_policy_check(&cfg, f, &err), -EPERM);
+    inj_fault_free(f);
+    /* The configured command is accepted, another one is not; fill adds the configured one. */
+    f = pfault("{\"kind\":\"process\",\"action\":\"kill\",\"target\":{\"pidfile\":\"/run/r.pid\"},"
+               "\"restart_cmd\":[\"/bin/r\",\"-x\"]}");
+    fl_err_clear(&err);
+    assert_int_equal(agent_policy_check(&cfg, f, &err), 0);
+    inj_fault_free(f);
+    f = pfault("{\"kind\":\"process\",\"action\":\"kill\",\"target\":{\"pidfile\":\"/run/r.pid\"},"
+               "\"restart_cmd\":[\"/bin/sh\",\"-c\",\"id\"]}");
+    fl_err_clear(&err);
+    assert_int_equal(agent_policy_check(&cfg, f, &err), -EPERM);
+    inj_fault_free(f);
+    f = pfault(
+        "{\"kind\":\"process\",\"action\":\"kill\",\"target\":{\"pidfile\":\"/run/r.pid\"}}");
+    fl_err_clear(&err);
+    assert_int_equal(agent_process_fill(&cfg, &f, &err), 0);
+    {
+        json_t *spec = inj_fault_to_json(f);
+
+        assert_non_null(json_object_get(spec, "restart_cmd"));
+        assert_string_equal(
+            json_string_value(json_array_get(json_object_get(spec, "restart_cmd"), 0)), "/bin/r");
+        json_decref(spec);
+    }
+    inj_fault_free(f);
+    /* Slices and init.scope are refused even when listed. */
+    agent_config_free(&cfg);
+    assert_int_equal(parse(&cfg, &err, BASE, "--allow-process", "unit:system.slice", NULL), 0);
+    f = pfault("{\"kind\":\"process\",\"action\":\"stop\",\"target\":{\"unit\":\"system.slice\"}}");
+    fl_err_clear(&err);
+    assert_int_equal(agent_policy_check(&cfg, f, &err), -EPERM);
+    assert_non_null(strstr(err.msg, "slice"));
+    inj_fault_free(f);
+    agent_config_free(&cfg);
 }
 
 static void check_only_should_pass_good_and_fail_bad_configurations(void **state)
@@ -241,6 +329,7 @@ int main(void)
         cmocka_unit_test(token_compare_should_accept_only_the_exact_token),
         cmocka_unit_test(policy_should_allow_only_faults_inside_the_allowlist),
         cmocka_unit_test(policy_should_check_interfaces_against_dev_entries),
+        cmocka_unit_test(process_policy_should_need_exact_targets_and_configured_commands),
         cmocka_unit_test(check_only_should_pass_good_and_fail_bad_configurations),
     };
 

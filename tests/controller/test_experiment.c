@@ -53,6 +53,22 @@ static const struct {
     {"bad/fault-starts-after-end.yaml",
      "bad/fault-starts-after-end.yaml:44:9: faults[5].at: 70s is at or past the end of the "
      "workload (workload.duration 60s)"},
+    {"bad/limit-etcd-two-hosts.yaml", "bad/limit-etcd-two-hosts.yaml:11:9: target: etcd needs at "
+                                      "least 3 hosts (members), the topology has 2"},
+    {"bad/limit-http-in-lab.yaml",
+     "bad/limit-http-in-lab.yaml:11:9: target.kind: 'http' has no launcher: the lab runs refstore, "
+     "redis-sentinel, etcd or postgres ('http' is for staging hosts)"},
+    {"bad/limit-postgres-one-region.yaml", "bad/limit-postgres-one-region.yaml:9:9: target: "
+                                           "postgres needs a second region for the secondary"},
+    {"bad/limit-postgres-port.yaml",
+     "bad/limit-postgres-port.yaml:16:9: target.port: postgres: port 65533 + one port per host "
+     "(3 hosts) passes 65535"},
+    {"bad/limit-redis-quorum.yaml", "bad/limit-redis-quorum.yaml:16:11: target.quorum: "
+                                    "redis-sentinel: quorum 5 but there are 3 sentinels (one per "
+                                    "host)"},
+    {"bad/limit-refstore-54-hosts.yaml",
+     "bad/limit-refstore-54-hosts.yaml:14:9: target: refstore: the lab has 54 hosts; the reference "
+     "service serves at most 33 (every replica talks to every other one: see docs/refstore.md)"},
     {"bad/missing-key.yaml",
      "bad/missing-key.yaml:19:1: workload: missing required key 'duration'"},
     {"bad/missing-scope.yaml",
@@ -435,7 +451,7 @@ static void experiment_should_treat_short_and_long_fault_forms_alike(void **stat
 {
     static const char head[] = "apiVersion: faultline/v1\n"
                                "name: forms\n"
-                               "topology: {regions: [{name: a, zones: [{name: z1, hosts: 1}]},\n"
+                               "topology: {regions: [{name: a, zones: [{name: z1, hosts: 2}]},\n"
                                "                     {name: b, zones: [{name: z1, hosts: 1}]}]}\n"
                                "target: {kind: etcd}\n"
                                "workload: {clients: 1, rate: 10/s, duration: 10s, mix: {get: 1}}\n"
@@ -487,7 +503,7 @@ static void experiment_should_default_for_to_the_end_of_the_workload(void **stat
 {
     static const char text[] = "apiVersion: faultline/v1\n"
                                "name: forever\n"
-                               "topology: {regions: [{name: a, zones: [{name: z1, hosts: 1}]}]}\n"
+                               "topology: {regions: [{name: a, zones: [{name: z1, hosts: 3}]}]}\n"
                                "target: {kind: etcd}\n"
                                "workload: {clients: 1, rate: 10/s, duration: 10s, mix: {get: 1}}\n"
                                "faults: [{at: 4s, isolate: {region: a}}]\n"

@@ -9,7 +9,11 @@
  *   2 asynchronous replication with the set model
  *     (tests/e2e/experiments/cosmos-lag-set-loss.yaml): data_loss with
  *     max_updates 0 fails, and what it found lost lies before the cut, no
- *     further back than the replication lag implies.
+ *     further back than the replication lag implies;
+ *   3 compare-and-set at the write region with sync replication, the read
+ *     region cut off (tests/e2e/experiments/cosmos-cas-read-region-cut.yaml):
+ *     linearizable passes, and the write region reclaims the role the cut-off
+ *     region took without fencing anything.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -18,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +72,7 @@ static const json_t *verifier(const json_t *r, const char *name)
  * later (a failback that drops the new write region's writes happens
  * seconds after) fails here. Returns the number of real after-side losses.
  */
-static long long lost_after_the_cut(const json_t *r, const json_t *dl)
+static __attribute__((unused)) long long lost_after_the_cut(const json_t *r, const json_t *dl)
 {
     const json_t *f = json_array_get(json_object_get(r, "faults"), 0);
     const json_t *g = json_array_get(json_object_get(json_object_get(dl, "measured"), "faults"), 0);
@@ -191,13 +196,53 @@ static void lag_should_lose_set_elements_before_the_cut(void **state)
 }
 #endif
 
+#if E2E_GROUP == 3
+static void cas_should_stay_linearizable_when_the_read_region_is_cut(void **state)
+{
+    const json_t *lin, *hosts, *h, *ev;
+    const char *name;
+    json_t *r;
+    bool reclaimed = false;
+    size_t i;
+    int rc;
+
+    (void)state;
+    TU_REQUIRE_ROOT();
+    r = run_report("tests/e2e/experiments/cosmos-cas-read-region-cut.yaml", "rs-cas", &rc);
+    assert_non_null(r);
+    lin = verifier(r, "linearizable");
+    assert_non_null(lin);
+    fprintf(stderr, "exit %d, verdict %s; linearizable: %s\n", rc,
+            json_string_value(json_object_get(r, "verdict")),
+            json_string_value(json_object_get(lin, "detail")));
+    assert_true(json_is_true(json_object_get(lin, "pass")));
+    assert_int_equal(rc, 0);
+    hosts = json_object_get(json_object_get(json_object_get(r, "target"), "status"), "hosts");
+    json_object_foreach((json_t *)hosts, name, h)
+    {
+        if (json_integer_value(json_object_get(h, "conflicts")))
+            fail_msg("%s fenced %" JSON_INTEGER_FORMAT " writes into its conflict feed", name,
+                     json_integer_value(json_object_get(h, "conflicts")));
+        json_array_foreach(json_object_get(h, "events"), i, ev)
+        {
+            if (strcmp(json_string_value(json_object_get(ev, "event")), "reclaim") == 0)
+                reclaimed = true;
+        }
+    }
+    assert_true(reclaimed);
+    json_decref(r);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
 #if E2E_GROUP == 1
         cmocka_unit_test(lost_write_region_should_lose_nothing_after_the_cut),
-#else
+#elif E2E_GROUP == 2
         cmocka_unit_test(lag_should_lose_set_elements_before_the_cut),
+#else
+        cmocka_unit_test(cas_should_stay_linearizable_when_the_read_region_is_cut),
 #endif
     };
 

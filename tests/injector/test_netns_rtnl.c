@@ -7,6 +7,7 @@
  * qdiscs, links) is exactly what it was before. Needs root.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -18,12 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 
 #include <cmocka.h>
@@ -339,13 +343,26 @@ static void blackhole_drop_should_time_out(void **state)
 {
     struct fx *x = *state;
     double ms = 0;
+    int server, r;
 
     TU_REQUIRE_ROOT();
+    /* A server in a, so that b's connects need a's answers. */
+    server = tn_tcp_server("a", "10.77.0.1", PORT + 1);
+    assert_true(server > 0);
+    assert_int_equal(tn_tcp_connect("b", "10.77.0.1", PORT + 1, 2000, &ms), 0);
     apply_ok(x, "bh3", "{\"kind\":\"blackhole\",\"cidrs\":[\"" ADDR_B "/32\"]}");
-    /* a blackhole route refuses locally with EINVAL at once */
-    assert_true(tn_tcp_connect("a", ADDR_B, PORT, 1000, &ms) < 0);
+    /* a's own connects: the output route lookup fails, EINVAL at once (no timeout). */
+    r = tn_tcp_connect("a", ADDR_B, PORT, 1000, &ms);
+    assert_int_equal(r, -EINVAL);
+    assert_true(ms < 500);
+    /* b's SYN reaches a, a's SYN-ACK is dropped silently: b waits out its whole timeout. */
+    r = tn_tcp_connect("b", "10.77.0.1", PORT + 1, 1000, &ms);
+    assert_int_equal(r, -ETIMEDOUT);
+    assert_true(ms >= 1000);
     revert_ok(x, "bh3");
     assert_int_equal(tn_tcp_connect("a", ADDR_B, PORT, 2000, &ms), 0);
+    assert_int_equal(tn_tcp_connect("b", "10.77.0.1", PORT + 1, 2000, &ms), 0);
+    tn_stop(server);
     check_clean(x);
 }
 
@@ -362,6 +379,7 @@ static void netem_should_report_missing_module_or_delay(void **state)
     fprintf(stderr, "netem probe: %d %s\n", probe, pe.msg);
     f = fault("{\"kind\":\"latency\",\"dev\":\"va\",\"delay\":\"100ms\"}");
     if (probe < 0) {
+        tu_note_branch(__func__, "kernel without netem: the missing module is reported");
         assert_int_equal(probe, -EOPNOTSUPP);
         assert_int_equal(strncmp(pe.msg, "kernel lacks sch_netem: ", 24), 0);
         r = inj_apply(x->ctx, "lat1", f, &e);
@@ -370,6 +388,7 @@ static void netem_should_report_missing_module_or_delay(void **state)
         assert_non_null(strstr(e.msg, "kernel lacks sch_netem: Specified qdisc kind is unknown"));
         assert_false(inj_has(x->ctx, "lat1"));
     } else {
+        tu_note_branch(__func__, "kernel with netem: the delay is measured");
         assert_int_equal(tn_tcp_connect("a", ADDR_B, PORT, 2000, &ms0), 0);
         r = inj_apply(x->ctx, "lat1", f, &e);
         assert_int_equal(r, 0);
@@ -430,23 +449,102 @@ static void sweep_should_remove_everything_without_journal(void **state)
     check_clean(x);
 }
 
+/* Open file descriptors of this process (a socket left open would keep a namespace alive). */
+static char *open_fds(void)
+{
+    char *out = calloc(1, 16384), path[300], link[256];
+    struct dirent *de;
+    size_t used = 0;
+    DIR *d = opendir("/proc/self/fd");
+    ssize_t n;
+
+    assert_non_null(out);
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || atoi(de->d_name) == dirfd(d))
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+        n = readlink(path, link, sizeof(link) - 1);
+        link[n > 0 ? n : 0] = '\0';
+        used += (size_t)snprintf(out + used, used < 16384 ? 16384 - used : 0, "%s %s\n", de->d_name,
+                                 link);
+    }
+    closedir(d);
+    assert_true(used < 16384);
+    return out;
+}
+
+/*
+ * Child of probes_should_leave_nothing_behind: without CAP_SYS_ADMIN the
+ * probes cannot make their private namespace and fall back to the context's
+ * namespace (a), where the test can see what they leave. Exit codes: 0 ok,
+ * 2 capabilities, 3 unshare still allowed, 10 + n probe n failed.
+ */
+static int probes_in_callers_namespace(struct fx *x)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+    struct fl_err e = {0};
+
+    if (syscall(SYS_capget, &h, d) < 0)
+        return 2;
+    d[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+    d[CAP_SYS_ADMIN / 32].permitted &= ~(1u << (CAP_SYS_ADMIN % 32));
+    d[CAP_SYS_ADMIN / 32].inheritable &= ~(1u << (CAP_SYS_ADMIN % 32));
+    if (syscall(SYS_capset, &h, d) < 0)
+        return 2;
+    if (unshare(CLONE_NEWNET) == 0)
+        return 3;
+    if (inj_probe_tbf(x->ctx, &e) != 0)
+        return 10;
+    if (inj_probe_link(x->ctx, &e) != 0)
+        return 11;
+    if (inj_probe_route(x->ctx, &e) != 0)
+        return 12;
+    (void)inj_probe_netem(x->ctx, &e);
+    return 0;
+}
+
 static void probes_should_leave_nothing_behind(void **state)
 {
     struct fx *x = *state;
     struct fl_err e = {0};
-    char *host_before, *host_after;
+    char *host_before, *host_after, *fds_before, *fds_after;
+    int status = -1;
+    pid_t pid;
 
     TU_REQUIRE_ROOT();
+    /*
+     * Private namespace (the normal path): the host and a are untouched, and
+     * no descriptor stays open (an rtnetlink socket left open would keep the
+     * probe's namespace, and whatever it made there, alive).
+     */
     host_before = tu_sh_out("ip -o link show | grep -c flprobe || true");
+    fds_before = open_fds();
+    assert_non_null(fds_before);
     assert_int_equal(inj_probe_tbf(x->ctx, &e), 0);
     assert_int_equal(inj_probe_link(x->ctx, &e), 0);
     assert_int_equal(inj_probe_route(x->ctx, &e), 0);
     fl_err_clear(&e);
     (void)inj_probe_netem(x->ctx, &e);
     host_after = tu_sh_out("ip -o link show | grep -c flprobe || true");
+    fds_after = open_fds();
     assert_string_equal(host_before, host_after);
+    assert_string_equal(fds_before, fds_after);
     free(host_before);
     free(host_after);
+    free(fds_before);
+    free(fds_after);
+    check_clean(x);
+
+    /* Fallback (no CAP_SYS_ADMIN): the probes run in a itself, which must come back exactly. */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(probes_in_callers_namespace(x));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
     check_clean(x);
 }
 

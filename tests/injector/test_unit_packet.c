@@ -7,12 +7,15 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/expr.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
@@ -332,12 +335,59 @@ static void large_sets_should_be_split_and_merged(void **state)
     json_decref(spec);
 }
 
+/*
+ * The batch's messages in order, one letter each with the object it names:
+ * "begin", "end", "delrule <chain>" (no handle: the whole chain's rules),
+ * "delchain <chain>", "delset <set>"; anything else is "other".
+ */
+static void batch_sequence(const struct nftp_batch *b, char *out, size_t cap)
+{
+    const struct nlmsghdr *nlh = (const struct nlmsghdr *)b->buf;
+    int len = (int)b->len;
+    size_t used = 0;
+
+    out[0] = '\0';
+    for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+        char one[128];
+
+        if (nlh->nlmsg_type == NFNL_MSG_BATCH_BEGIN) {
+            snprintf(one, sizeof(one), "begin;");
+        } else if (nlh->nlmsg_type == NFNL_MSG_BATCH_END) {
+            snprintf(one, sizeof(one), "end;");
+        } else if ((nlh->nlmsg_type & 0xff) == NFT_MSG_DELRULE) {
+            struct nftnl_rule *r = nftnl_rule_alloc();
+
+            assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+            snprintf(one, sizeof(one), "delrule %s%s;", nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+                     nftnl_rule_is_set(r, NFTNL_RULE_HANDLE) ? " (one handle)" : "");
+            nftnl_rule_free(r);
+        } else if ((nlh->nlmsg_type & 0xff) == NFT_MSG_DELCHAIN) {
+            struct nftnl_chain *c = nftnl_chain_alloc();
+
+            assert_int_equal(nftnl_chain_nlmsg_parse(nlh, c), 0);
+            snprintf(one, sizeof(one), "delchain %s;", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+            nftnl_chain_free(c);
+        } else if ((nlh->nlmsg_type & 0xff) == NFT_MSG_DELSET) {
+            struct nftnl_set *st = nftnl_set_alloc();
+
+            assert_int_equal(nftnl_set_nlmsg_parse(nlh, st), 0);
+            snprintf(one, sizeof(one), "delset %s;", nftnl_set_get_str(st, NFTNL_SET_NAME));
+            nftnl_set_free(st);
+        } else {
+            snprintf(one, sizeof(one), "other;");
+        }
+        used += (size_t)snprintf(out + used, used < cap ? cap - used : 0, "%s", one);
+        assert_true(used < cap);
+    }
+}
+
 static void delete_batch_should_flush_before_deleting(void **state)
 {
     char s0[] = "d_g0_4", s1[] = "d_g1_4";
     char *sets[] = {s0, s1};
     struct nftp_batch b;
     struct tally t;
+    char seq[512];
 
     nftp_batch_init(&b, 1);
     assert_int_equal(nftp_build_delete(&b, "d", sets, 2, NULL), 0);
@@ -346,6 +396,13 @@ static void delete_batch_should_flush_before_deleting(void **state)
     assert_int_equal(t.delrule, 1);
     assert_int_equal(t.delchain, 1);
     assert_int_equal(t.delset, 2);
+    /*
+     * Order matters: a chain must be empty before it goes, and a set cannot go
+     * while a rule still looks it up. Flush the chain's rules, delete the
+     * chain, then its sets, in one transaction.
+     */
+    batch_sequence(&b, seq, sizeof(seq));
+    assert_string_equal(seq, "begin;delrule d;delchain d;delset d_g0_4;delset d_g1_4;end;");
     nftp_batch_free(&b);
 }
 

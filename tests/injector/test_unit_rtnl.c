@@ -25,6 +25,7 @@
 #include <netlink/route/qdisc/tbf.h>
 #include <netlink/route/route.h>
 #include <netlink/route/tc.h>
+#include <netlink/utils.h>
 
 #include "inj_rtnl.h"
 #include "testutil.h"
@@ -204,8 +205,9 @@ static void latency_should_build_netem_root_qdisc_fa17(void **state)
     assert_int_equal(tcm->tcm_handle, 0xfa170000u);
     assert_true(len >= (int)sizeof(*qo));
     qo = opts;
-    /* 100ms in psched ticks, whatever the tick rate: jitter is a tenth of latency. */
-    assert_true(qo->latency > 0);
+    /* 100ms and 10ms in psched ticks, at this kernel's tick rate (as tc converts them). */
+    assert_int_equal(qo->latency, nl_us2ticks(100 * 1000));
+    assert_int_equal(qo->jitter, nl_us2ticks(10 * 1000));
     assert_int_equal(qo->latency / 10, qo->jitter);
     assert_int_equal(qo->limit, 1000);
     assert_int_equal(qo->loss, 0);
@@ -249,7 +251,7 @@ static void reorder_and_corrupt_should_carry_nested_options(void **state)
     (void)state;
     qo = opts;
     assert_int_equal(qo->gap, 1);
-    assert_true(qo->latency > 0);
+    assert_int_equal(qo->latency, nl_us2ticks(10 * 1000));
     /* netem's nested attributes follow the fixed struct inside TCA_OPTIONS */
     a = (const struct nlattr *)((const char *)opts + NLA_ALIGN(sizeof(*qo)));
     rem = len - (int)NLA_ALIGN(sizeof(*qo));

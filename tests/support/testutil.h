@@ -11,6 +11,15 @@
 
 #include <stdbool.h>
 
+/*
+ * Exit status of a test program in which nothing failed but some test
+ * skipped (the program's SKIP_RETURN_CODE in ctest, which then reports the
+ * test as skipped, not passed). Set by the wrapper around cmocka's group
+ * runner in testutil.c; tests only call TU_REQUIRE_ROOT, TU_SKIP_FEATURE or
+ * tu_note_skip before skip().
+ */
+#define TU_SKIP_EXIT 77
+
 /* True when FAULTLINE_STRICT=1 is set in the environment. */
 bool tu_strict(void);
 
@@ -42,7 +51,14 @@ bool tu_strict(void);
     } while (0)
 
 bool tu_is_root(void);
+/* Print "SKIP <test>: <why>" and count the skip (the program then exits TU_SKIP_EXIT). */
 void tu_note_skip(const char *test, const char *why);
+
+/*
+ * Report which branch of a kernel-feature test ran ("BRANCH <test>: <what>"),
+ * e.g. whether the kernel had netem, so a log shows what was really checked.
+ */
+void tu_note_branch(const char *test, const char *what);
 
 /* Run a shell command; returns its exit status (or -1). Output to stderr. */
 int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -6,8 +6,8 @@
  * West's data address is isolated for longer than down-after-milliseconds,
  * then healed. What must show, as publicly documented for Sentinel:
  *  - a client outside west gets writes served again (by a promoted replica)
- *    no sooner than down-after-milliseconds after the cut and within
- *    down-after + 15 s;
+ *    no sooner than down-after-milliseconds after the cut and within the
+ *    bound Sentinel's periods give (RTO_MAX_MS below);
  *  - with min-replicas-to-write 0 the old primary keeps acknowledging the
  *    writes of clients that still reach it, and those writes are lost when
  *    it rejoins as a replica (asynchronous replication, split brain);
@@ -39,7 +39,26 @@
 #include "test_svc_lab.h"
 #include "testutil.h"
 
-#define MS 1000000LL
+#define MS            1000000LL
+#define OP_TIMEOUT_MS 500 /* the far and near clients' per-operation timeout */
+/*
+ * The RTO bounds, from Sentinel's configuration and its fixed periods
+ * (redis.io, "High availability with Redis Sentinel"). Not before
+ * down-after-milliseconds. At most down-after + 1 s (the PING that goes
+ * unanswered is sent up to 1 s after the cut) + 1 s (is-master-down-by-addr,
+ * asked every second, for the quorum) + 1 s (failover start desync, up to
+ * 1 s) + 1 s (INFO every second while failing over: the promotion is seen)
+ * + one round of the loop below (the far write's timeout and the near
+ * client's two writes: 2 x OP_TIMEOUT_MS at most) + 1 s margin (scheduling).
+ */
+#define RTO_MAX_MS(down_ms) ((down_ms) + 4000 + 2 * OP_TIMEOUT_MS + 1000)
+/*
+ * With min-replicas-to-write 1 the old primary acknowledges writes until its
+ * replicas' lag passes min-replicas-max-lag (lag from the last REPLCONF ACK,
+ * at most at the cut); it recounts its good replicas once a second
+ * (replication cron), and a write it accepted completes within the op timeout.
+ */
+#define LAST_ACK_MAX_MS(max_lag_ms) ((max_lag_ms) + 1000 + OP_TIMEOUT_MS)
 
 /* The running cluster, stopped after each test even when it failed half-way. */
 
@@ -95,7 +114,8 @@ static void run_outage(const json_t *cfg, int64_t down_ms, struct run *r)
     assert_int_equal(neps, 3);
     svl_endpoint(eps, neps, "north", 0, &far);
     svl_endpoint(eps, neps, "west", 1, &near);
-    if (d->open(&far, 1, 500 * MS, &cf, &e) < 0 || d->open(&near, 1, 500 * MS, &cn, &e) < 0)
+    if (d->open(&far, 1, OP_TIMEOUT_MS * MS, &cf, &e) < 0 ||
+        d->open(&near, 1, OP_TIMEOUT_MS * MS, &cn, &e) < 0)
         fail_msg("open: %s", e.msg);
     svl_op(d, cf, "put", "before", 7, &res);
     assert_int_equal(res.outcome, HIST_OK);
@@ -196,14 +216,15 @@ static void redis_sentinel_should_fail_over_and_lose_old_primary_writes(void **s
     require_redis();
     run_outage(cfg, 1500, &r);
     json_decref(cfg);
-    printf("redis-sentinel (down-after 1500 ms, min-replicas-to-write 0): RTO %.2f s, "
-           "old primary acknowledged %d writes during the partition, %d lost after heal, "
-           "%d refused, %d unknown\n",
-           (double)r.rto_ns / 1e9, r.near_ok, r.lost, r.near_refused, r.near_info);
+    printf("redis-sentinel (down-after 1500 ms, min-replicas-to-write 0): RTO %.2f s "
+           "(bounds 1.5-%.1f s), old primary acknowledged %d writes during the partition, %d "
+           "lost after heal, %d refused, %d unknown\n",
+           (double)r.rto_ns / 1e9, RTO_MAX_MS(1500) / 1e3, r.near_ok, r.lost, r.near_refused,
+           r.near_info);
     if (r.rto_ns < 0)
         fail_msg("writes never came back outside the isolated region");
     assert_true(r.rto_ns >= 1500 * MS);
-    assert_true(r.rto_ns <= (1500 + 15000) * MS);
+    assert_true(r.rto_ns <= RTO_MAX_MS(1500) * MS);
     /* Split brain: the isolated primary kept acknowledging, and all of it was lost. */
     assert_true(r.near_ok > 0);
     assert_int_equal(r.lost, r.near_ok);
@@ -225,21 +246,27 @@ static void redis_min_replicas_should_refuse_writes_on_isolated_primary(void **s
     require_redis();
     run_outage(cfg, 1500, &r);
     json_decref(cfg);
-    printf("redis-sentinel (down-after 1500 ms, min-replicas-to-write 1, max-lag 2 s): RTO %.2f s, "
-           "old primary acknowledged %d writes (last %.2f s after the cut), %d lost, "
-           "%d refused NOREPLICAS, %d unknown\n",
-           (double)r.rto_ns / 1e9, r.near_ok,
-           r.near_ok ? (double)(r.last_near_ok_ns - r.t_cut) / 1e9 : 0.0, r.lost, r.near_refused,
-           r.near_info);
+    printf("redis-sentinel (down-after 1500 ms, min-replicas-to-write 1, max-lag 2 s): RTO %.2f s "
+           "(bounds 1.5-%.1f s), old primary acknowledged %d writes (last %.2f s after the cut, "
+           "bound %.1f s), %d lost, %d refused NOREPLICAS, %d unknown\n",
+           (double)r.rto_ns / 1e9, RTO_MAX_MS(1500) / 1e3, r.near_ok,
+           r.near_ok ? (double)(r.last_near_ok_ns - r.t_cut) / 1e9 : 0.0,
+           LAST_ACK_MAX_MS(2000) / 1e3, r.lost, r.near_refused, r.near_info);
     if (r.rto_ns < 0)
         fail_msg("writes never came back outside the isolated region");
     assert_true(r.rto_ns >= 1500 * MS);
-    assert_true(r.rto_ns <= (1500 + 15000) * MS);
-    /* Refusals came, and acknowledged writes stopped within max-lag (+1 s replica ping period). */
+    assert_true(r.rto_ns <= RTO_MAX_MS(1500) * MS);
+    /*
+     * The loss window is bounded, not closed: the old primary acknowledged
+     * writes at first (the near client writes within the first loop round,
+     * well before the lag can pass 2 s), then refused; it acknowledged none
+     * after max-lag + its once-a-second recount, and every write it
+     * acknowledged while cut off is lost when it rejoins as a replica.
+     */
+    assert_true(r.near_ok > 0);
     assert_true(r.near_refused > 0);
-    if (r.near_ok)
-        assert_true(r.last_near_ok_ns - r.t_cut <= (2000 + 2000) * MS);
-    assert_true(r.lost <= r.near_ok);
+    assert_true(r.last_near_ok_ns - r.t_cut <= LAST_ACK_MAX_MS(2000) * MS);
+    assert_int_equal(r.lost, r.near_ok);
 }
 
 /* The three-region lab, when root and the service's package are there. */
