@@ -34,8 +34,7 @@ static int text_field(struct pctx *p, struct fy_node *x, struct fy_node *kn, con
                     PROMISE_TEXT_MAX - 1, strlen(s));
     for (j = 0; s[j] != '\0'; j++)
         if ((unsigned char)s[j] < 0x20 || s[j] == 0x7f)
-            return perr(p, x, kn, "%s: expected one line of text, found a control character",
-                        path);
+            return perr(p, x, kn, "%s: expected one line of text, found a control character", path);
     if (json_object_set_new(o, key, json_string(s)) < 0)
         return fl_errf(p->err, -ENOMEM, "out of memory");
     return 0;

@@ -1,8 +1,9 @@
 /*
  * The workload: section: clients, rate, duration, keys, the model (register
  * or set), the operation mix (checked against the refstore preset's
- * operations; "cas" for every target; no delete or cas with model: set) and
- * the routing of clients to regions.
+ * operations; "cas" for every target; no delete or cas with model: set),
+ * the routing of clients to regions, and the client groups (clients as a
+ * list: name, count, region or zone, routing, rate).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -111,52 +112,236 @@ static int parse_mix(struct pctx *p, struct fy_node *v, struct fy_node *k)
     return 0;
 }
 
-static int parse_routing(struct pctx *p, struct fy_node *v, struct fy_node *k)
+/*
+ * A routing map at path ({policy, regions}) into *routing and the region
+ * indexes *regions / *n (left as they are when regions is absent).
+ */
+static int parse_routing_at(struct pctx *p, struct fy_node *v, struct fy_node *k, const char *at,
+                            enum exp_routing *routing, size_t **regions, size_t *n)
 {
-    struct exp_workload *w = &p->exp->workload;
     struct fy_node *pk, *pv, *rk, *rv, *item;
+    char what[PATH_LEN];
     void *it = NULL;
     size_t i, j;
     int rc, idx;
 
-    if ((rc = expect_map(p, v, k, "workload.routing")) < 0 ||
-        (rc = map_check(p, v, k, "workload.routing", routing_keys,
-                        (const char *const[]){"policy", NULL})) < 0)
+    if ((rc = expect_map(p, v, k, at)) < 0 ||
+        (rc = map_check(p, v, k, at, routing_keys, (const char *const[]){"policy", NULL})) < 0)
         return rc;
     pv = map_get(v, "policy", &pk);
-    if ((rc = get_enum(p, pv, pk, "workload.routing.policy", routing_policies, &idx)) < 0)
+    pathf(what, sizeof(what), "%s.policy", at);
+    if ((rc = get_enum(p, pv, pk, what, routing_policies, &idx)) < 0)
         return rc;
-    w->routing = idx == 0 ? EXP_ROUTING_PREFERRED : EXP_ROUTING_FIXED;
+    *routing = idx == 0 ? EXP_ROUTING_PREFERRED : EXP_ROUTING_FIXED;
     rv = map_get(v, "regions", &rk);
     if (rk == NULL)
         return 0;
-    if ((rc = expect_seq(p, rv, rk, "workload.routing.regions")) < 0)
+    pathf(what, sizeof(what), "%s.regions", at);
+    if ((rc = expect_seq(p, rv, rk, what)) < 0)
         return rc;
     if (fy_node_sequence_item_count(rv) == 0)
-        return perr(p, rv, rk, "workload.routing.regions: expected at least one region");
-    w->routing_regions = calloc((size_t)fy_node_sequence_item_count(rv), sizeof(size_t));
-    if (w->routing_regions == NULL)
+        return perr(p, rv, rk, "%s: expected at least one region", what);
+    free(*regions);
+    *n = 0;
+    *regions = calloc((size_t)fy_node_sequence_item_count(rv), sizeof(size_t));
+    if (*regions == NULL)
         return -ENOMEM;
     for (i = 0; (item = fy_node_sequence_iterate(rv, &it)) != NULL; i++) {
         char path[PATH_LEN];
         const char *name;
 
-        pathf(path, sizeof(path), "workload.routing.regions[%zu]", i);
+        pathf(path, sizeof(path), "%s.regions[%zu]", at, i);
         if ((rc = conv_region(p, rk, item, path, &name)) < 0)
             return rc;
-        w->routing_regions[i] = (size_t)experiment_region_find(p->exp, name);
+        (*regions)[i] = (size_t)experiment_region_find(p->exp, name);
         for (j = 0; j < i; j++)
-            if (w->routing_regions[j] == w->routing_regions[i])
+            if ((*regions)[j] == (*regions)[i])
                 return perr(p, item, rk, "%s: '%s' is listed twice", path, name);
-        w->n_routing_regions = i + 1;
+        *n = i + 1;
     }
+    return 0;
+}
+
+static int parse_routing(struct pctx *p, struct fy_node *v, struct fy_node *k)
+{
+    struct exp_workload *w = &p->exp->workload;
+
+    return parse_routing_at(p, v, k, "workload.routing", &w->routing, &w->routing_regions,
+                            &w->n_routing_regions);
+}
+
+/* ---- client groups --------------------------------------------------------- */
+
+static const char *const group_keys[] = {"name",    "count", "region", "zone",
+                                         "routing", "rate",  NULL};
+static const char *const group_required[] = {"name", "count", NULL};
+
+/* The zone named "region/zone" ("west/z1", as faults name it): *r, *z. */
+static bool zone_find(const struct experiment *exp, const char *path, size_t *r, size_t *z)
+{
+    size_t i, j;
+
+    for (i = 0; i < exp->topology.n_regions; i++)
+        for (j = 0; j < exp->topology.regions[i].n_zones; j++)
+            if (strcmp(exp->topology.regions[i].zones[j].path, path) == 0) {
+                *r = i;
+                *z = j;
+                return true;
+            }
+    return false;
+}
+
+/* Where group g lives: region or zone, checked against the topology. */
+static int parse_group_place(struct pctx *p, struct fy_node *v, struct fy_node *k,
+                             struct exp_client_group *g, const char *at)
+{
+    const struct exp_topology *t = &p->exp->topology;
+    struct fy_node *rk, *rv, *zk, *zv;
+    char path[PATH_LEN];
+    const char *name;
+    int rc;
+
+    rv = map_get(v, "region", &rk);
+    zv = map_get(v, "zone", &zk);
+    if (rk != NULL && zk != NULL)
+        return perr(p, zk, k, "%s: give region or zone, not both (a zone names its region)", at);
+    if (rk == NULL && zk == NULL)
+        return 0;
+    if (!t->lab)
+        return perr(p, rk ? rk : zk, k,
+                    "%s.%s: a group placed in a %s needs a machine there to run its clients "
+                    "from, and staging runs every client from the controller (not built yet: see "
+                    "docs/internals/workload.md, \"Client groups\"); drop the %s to run this "
+                    "group from the controller",
+                    at, rk ? "region" : "zone", rk ? "region" : "zone", rk ? "region" : "zone");
+    if (rk != NULL) {
+        pathf(path, sizeof(path), "%s.region", at);
+        if ((rc = conv_region(p, rk, rv, path, &name)) < 0)
+            return rc;
+        g->has_region = true;
+        g->region = (size_t)experiment_region_find(p->exp, name);
+        return 0;
+    }
+    pathf(path, sizeof(path), "%s.zone", at);
+    if ((rc = get_str(p, zv, zk, path, &name)) < 0)
+        return rc;
+    if (!zone_find(p->exp, name, &g->region, &g->zone))
+        return perr(p, zv, zk, "%s: unknown zone '%s' (zones are named region/zone, e.g. %s)", path,
+                    name, t->regions[0].zones[0].path);
+    if (t->regions[g->region].zones[g->zone].n_hosts >= EXP_LAB_MAX_ZONE_HOSTS)
+        return perr(p, zv, zk,
+                    "%s: zone %s has %d hosts, which leaves no address in its /27 for the "
+                    "group's clients (at most %d hosts in a zone that holds a client group)",
+                    path, name, EXP_LAB_MAX_ZONE_HOSTS, EXP_LAB_MAX_ZONE_HOSTS - 1);
+    g->has_region = true;
+    g->has_zone = true;
+    return 0;
+}
+
+/* Default routing of a placed group: its own region first, then the workload's order. */
+static int group_default_routing(struct exp_workload *w, struct exp_client_group *g)
+{
+    size_t i;
+
+    g->routing_regions = calloc(w->n_routing_regions + 1, sizeof(size_t));
+    if (g->routing_regions == NULL)
+        return -ENOMEM;
+    if (g->has_region)
+        g->routing_regions[g->n_routing_regions++] = g->region;
+    for (i = 0; i < w->n_routing_regions; i++)
+        if (!g->has_region || w->routing_regions[i] != g->region)
+            g->routing_regions[g->n_routing_regions++] = w->routing_regions[i];
+    return 0;
+}
+
+/*
+ * workload.clients as a list of groups. Runs after routing (the groups'
+ * default) and rate (split over the groups without their own, by count).
+ */
+static int parse_groups(struct pctx *p, struct fy_node *v, struct fy_node *k, struct fy_node *wmap)
+{
+    struct exp_workload *w = &p->exp->workload;
+    struct fy_node *item, *fk, *fv;
+    double own = 0, rest;
+    unsigned rest_count = 0;
+    unsigned long long u;
+    void *it = NULL;
+    size_t i, j;
+    int rc;
+
+    if (fy_node_sequence_item_count(v) == 0)
+        return perr(p, v, k, "workload.clients: expected a count or at least one group");
+    w->groups = calloc((size_t)fy_node_sequence_item_count(v), sizeof(*w->groups));
+    if (w->groups == NULL)
+        return -ENOMEM;
+    w->clients = 0;
+    for (i = 0; (item = fy_node_sequence_iterate(v, &it)) != NULL; i++) {
+        struct exp_client_group *g = &w->groups[i];
+        char at[PATH_LEN], path[PATH_LEN];
+
+        w->n_groups = i + 1;
+        pathf(at, sizeof(at), "workload.clients[%zu]", i);
+        if ((rc = expect_map(p, item, k, at)) < 0 ||
+            (rc = map_check(p, item, k, at, group_keys, group_required)) < 0)
+            return rc;
+        fv = map_get(item, "name", &fk);
+        pathf(path, sizeof(path), "%s.name", at);
+        if ((rc = get_name(p, fv, fk, path, EXP_NAME_MAX, g->name)) < 0)
+            return rc;
+        for (j = 0; j < i; j++)
+            if (strcmp(w->groups[j].name, g->name) == 0)
+                return perr(p, fv, fk, "%s: group '%s' is named twice", path, g->name);
+        fv = map_get(item, "count", &fk);
+        pathf(path, sizeof(path), "%s.count", at);
+        if ((rc = get_uint(p, fv, fk, path, 1, 10000, &u)) < 0)
+            return rc;
+        g->count = (unsigned)u;
+        if (w->clients + g->count > 10000)
+            return perr(p, fv, fk, "%s: the groups have more than 10000 clients in all", path);
+        w->clients += g->count;
+        if ((rc = parse_group_place(p, item, k, g, at)) < 0)
+            return rc;
+        fv = map_get(item, "rate", &fk);
+        if (fk != NULL) {
+            pathf(path, sizeof(path), "%s.rate", at);
+            if ((rc = get_rate(p, fv, fk, path, &g->rate)) < 0)
+                return rc;
+            g->has_rate = true;
+            own += g->rate;
+        } else {
+            rest_count += g->count;
+        }
+        g->routing = w->routing;
+        if ((rc = group_default_routing(w, g)) < 0)
+            return rc;
+        fv = map_get(item, "routing", &fk);
+        pathf(path, sizeof(path), "%s.routing", at);
+        if (fk != NULL && (rc = parse_routing_at(p, fv, fk, path, &g->routing, &g->routing_regions,
+                                                 &g->n_routing_regions)) < 0)
+            return rc;
+    }
+    rest = w->rate - own;
+    fv = map_get(wmap, "rate", &fk);
+    if (rest_count == 0 && (rest > 1e-9 || rest < -1e-9))
+        return perr(p, fv, fk,
+                    "workload.rate: %g/s, but every group gives its own rate and they add up to "
+                    "%g/s (make them equal, or leave a group's rate out to give it the rest)",
+                    w->rate, own);
+    if (rest_count > 0 && rest <= 0)
+        return perr(p, fv, fk,
+                    "workload.rate: %g/s leaves nothing for the groups without their own rate "
+                    "(the groups' own rates add up to %g/s)",
+                    w->rate, own);
+    for (i = 0; i < w->n_groups; i++)
+        if (!w->groups[i].has_rate)
+            w->groups[i].rate = rest * w->groups[i].count / rest_count;
     return 0;
 }
 
 int parse_workload(struct pctx *p, struct fy_node *v, struct fy_node *k)
 {
     struct exp_workload *w = &p->exp->workload;
-    struct fy_node *fk, *fv;
+    struct fy_node *fk, *fv, *clients_v = NULL, *clients_k = NULL;
     unsigned long long u;
     size_t r;
     int rc;
@@ -165,9 +350,14 @@ int parse_workload(struct pctx *p, struct fy_node *v, struct fy_node *k)
         (rc = map_check(p, v, k, "workload", workload_keys, workload_required)) < 0)
         return rc;
     fv = map_get(v, "clients", &fk);
-    if ((rc = get_uint(p, fv, fk, "workload.clients", 1, 10000, &u)) < 0)
-        return rc;
-    w->clients = (unsigned)u;
+    if (fv != NULL && fy_node_get_type(fv) == FYNT_SEQUENCE) {
+        clients_v = fv;
+        clients_k = fk;
+    } else {
+        if ((rc = get_uint(p, fv, fk, "workload.clients", 1, 10000, &u)) < 0)
+            return rc;
+        w->clients = (unsigned)u;
+    }
     fv = map_get(v, "rate", &fk);
     if ((rc = get_rate(p, fv, fk, "workload.rate", &w->rate)) < 0)
         return rc;
@@ -227,5 +417,7 @@ int parse_workload(struct pctx *p, struct fy_node *v, struct fy_node *k)
             if (r != prim)
                 w->routing_regions[w->n_routing_regions++] = r;
     }
+    if (clients_v != NULL && (rc = parse_groups(p, clients_v, clients_k, v)) < 0)
+        return rc;
     return 0;
 }

@@ -168,7 +168,7 @@ struct exp_client_group {
 
 struct exp_workload {
     enum exp_model model;
-    unsigned clients; /* total over the groups */
+    unsigned clients;                /* total over the groups */
     struct exp_client_group *groups; /* NULL when clients is a count */
     size_t n_groups;
     double rate; /* operations per second over all clients */

@@ -308,6 +308,8 @@ static int state_write(const struct lab *lab)
     json_array_append_new(nss, json_string(lab->ctl_ns));
     for (i = 0; i < lab->n_hosts; i++)
         json_array_append_new(nss, json_string(lab->host_ns[i]));
+    for (i = 0; i < lab->n_grp; i++)
+        json_array_append_new(nss, json_string(lab->grp_ns[i]));
     for (i = 0; i < lab->n_procs; i++)
         json_array_append_new(
             procs, json_pack("{s:i,s:s}", "pid", (int)lab->procs[i], "name", lab->proc_names[i]));
@@ -397,6 +399,8 @@ static int em_arm(struct lab *lab, struct fl_err *err)
     tx_add(&t, "netns del %s\nnetns del %s\n", lab->router_ns, lab->ctl_ns);
     for (i = 0; i < lab->n_hosts; i++)
         tx_add(&t, "netns del %s\n", lab->host_ns[i]);
+    for (i = 0; i < lab->n_grp; i++)
+        tx_add(&t, "netns del %s\n", lab->grp_ns[i]);
     if ((r = tx_write(&t, em_batch)) < 0)
         return fl_errf(err, r, "cannot write %s: %s", em_batch, strerror(-r));
     /*
@@ -408,6 +412,8 @@ static int em_arm(struct lab *lab, struct fl_err *err)
     tx_add(&t, "for ns in %s %s", lab->router_ns, lab->ctl_ns);
     for (i = 0; i < lab->n_hosts; i++)
         tx_add(&t, " %s", lab->host_ns[i]);
+    for (i = 0; i < lab->n_grp; i++)
+        tx_add(&t, " %s", lab->grp_ns[i]);
     /* This script and the controller sit in the control namespace: spare them. */
     tx_add(&t,
            "; do %s netns pids \"$ns\" 2>/dev/null | grep -vxE \"$$|$PPID\" | xargs -r kill -9; "
@@ -429,6 +435,78 @@ static void lab_names(struct lab *lab, const struct experiment *exp)
     snprintf(lab->ctl_ns, sizeof(lab->ctl_ns), "fl-%s-ctl", lab->id);
     for (i = 0; i < lab->n_hosts; i++)
         snprintf(lab->host_ns[i], LAB_NS_MAX, "fl-%s-%s", lab->id, exp->topology.hosts[i].name);
+    for (i = 0; i < lab->n_grp; i++) {
+        const struct exp_region *reg = &exp->topology.regions[lab->grp_place[i][0]];
+
+        if (lab->grp_place[i][1] < 0)
+            snprintf(lab->grp_ns[i], LAB_NS_MAX, "fl-%s-cli-%s", lab->id, reg->name);
+        else
+            snprintf(lab->grp_ns[i], LAB_NS_MAX, "fl-%s-cli-%s-%s", lab->id, reg->name,
+                     reg->zones[lab->grp_place[i][1]].name);
+    }
+}
+
+/* The distinct placements (region, or region and zone) of the workload's groups. */
+static int group_places(struct lab *lab, const struct experiment *exp)
+{
+    const struct exp_workload *w = &exp->workload;
+    size_t i, j;
+
+    lab->grp_ns = calloc(w->n_groups ? w->n_groups : 1, sizeof(*lab->grp_ns));
+    lab->grp_place = calloc(w->n_groups ? w->n_groups : 1, sizeof(*lab->grp_place));
+    if (!lab->grp_ns || !lab->grp_place)
+        return -ENOMEM;
+    for (i = 0; i < w->n_groups; i++) {
+        const struct exp_client_group *g = &w->groups[i];
+        long r = (long)g->region, z = g->has_zone ? (long)g->zone : -1;
+
+        if (!g->has_region)
+            continue;
+        for (j = 0; j < lab->n_grp; j++)
+            if (lab->grp_place[j][0] == r && lab->grp_place[j][1] == z)
+                break;
+        if (j == lab->n_grp) {
+            lab->grp_place[j][0] = r;
+            lab->grp_place[j][1] = z;
+            lab->n_grp++;
+        }
+    }
+    return 0;
+}
+
+const char *lab_group_ns(const struct lab *lab, size_t region, long zone)
+{
+    size_t i;
+
+    for (i = 0; lab && i < lab->n_grp; i++)
+        if (lab->grp_place[i][0] == (long)region && lab->grp_place[i][1] == zone)
+            return lab->grp_ns[i];
+    return NULL;
+}
+
+/*
+ * A client group's address and gateway: a region's groups sit in the
+ * region's otherwise unused first /27 (198.18.r.1, gateway 198.18.r.30 on
+ * the router's bridge br<r>z0); a zone's groups take the zone's last host
+ * address 198.18.r.(32z+29) on the zone's own bridge (the parser keeps that
+ * address free).
+ */
+static void group_addr(const struct exp_topology *t, const long place[2], struct fl_cidr *addr,
+                       struct fl_cidr *gw)
+{
+    const struct exp_region *reg = &t->regions[place[0]];
+
+    *addr = reg->cidr;
+    addr->prefix = 27;
+    *gw = *addr;
+    if (place[1] < 0) {
+        addr->addr[3] = 1;
+        gw->addr[3] = 30;
+    } else {
+        *gw = reg->zones[place[1]].gateway;
+        *addr = reg->zones[place[1]].cidr;
+        addr->addr[3] = (uint8_t)(addr->addr[3] + 29);
+    }
 }
 
 /*
@@ -501,6 +579,41 @@ static void router_batch(struct text *tx, const struct lab *lab, const struct ex
     }
     tx_add(tx, "link add cli type veth peer name cli0 netns %s\n", lab->ctl_ns);
     tx_add(tx, "addr add %s/24 dev cli\nlink set cli up\n", LAB_CLIENT_GW);
+    for (i = 0; i < lab->n_grp; i++) {
+        long r1 = lab->grp_place[i][0] + 1, gz = lab->grp_place[i][1];
+        struct fl_cidr a, gw;
+        char dev[48];
+
+        group_addr(t, lab->grp_place[i], &a, &gw);
+        if (gz < 0) {
+            snprintf(dev, sizeof(dev), "g%ld", r1);
+            tx_add(tx, "link add br%ldz0 type bridge\n", r1);
+            tx_add(tx, "addr add %s/27 dev br%ldz0\nlink set br%ldz0 up\n", ip4(&gw, g, sizeof(g)),
+                   r1, r1);
+        } else {
+            snprintf(dev, sizeof(dev), "g%ldz%ld", r1, gz + 1);
+        }
+        tx_add(tx, "link add %s type veth peer name %s netns %s\n", dev, LAB_DATA_DEV,
+               lab->grp_ns[i]);
+        if (gz < 0)
+            tx_add(tx, "link set %s master br%ldz0\n", dev, r1);
+        else
+            tx_add(tx, "link set %s master br%ldz%ld\n", dev, r1, gz + 1);
+        tx_add(tx, "link set %s up\n", dev);
+    }
+}
+
+/* A client group's namespace: its data address in its region or zone, the one route. */
+static void group_batch(struct text *tx, const struct exp_topology *t, const long place[2])
+{
+    struct fl_cidr a, gw;
+    char as[64], gs[64];
+
+    group_addr(t, place, &a, &gw);
+    tx_add(tx, "link set lo up\n");
+    tx_add(tx, "addr add %s/27 dev %s\nlink set %s up\n", ip4(&a, as, sizeof(as)), LAB_DATA_DEV,
+           LAB_DATA_DEV);
+    tx_add(tx, "route add %s via %s\n", LAB_DATA_NET, ip4(&gw, gs, sizeof(gs)));
 }
 
 /* The control namespace: a bridge with the controller's address, a control veth per host. */
@@ -547,7 +660,7 @@ static int build(struct lab *lab, const struct experiment *exp, struct fl_err *e
     const struct exp_topology *t = &exp->topology;
     struct text tx = {0};
     char log[PATH_MAX], clients[LAB_NS_MAX + 16];
-    pid_t *pids = calloc(t->n_hosts + 4, sizeof(*pids));
+    pid_t *pids = calloc(t->n_hosts + lab->n_grp + 4, sizeof(*pids));
     size_t i, np = 0;
     int rc, e;
 
@@ -557,6 +670,8 @@ static int build(struct lab *lab, const struct experiment *exp, struct fl_err *e
     tx_add(&tx, "netns add %s\nnetns add %s\n", lab->router_ns, lab->ctl_ns);
     for (i = 0; i < t->n_hosts; i++)
         tx_add(&tx, "netns add %s\n", lab->host_ns[i]);
+    for (i = 0; i < lab->n_grp; i++)
+        tx_add(&tx, "netns add %s\n", lab->grp_ns[i]);
     pids[0] = batch_start(lab, &tx, NULL, "netns-add", log, err);
     if ((rc = batches_wait(pids, 1, log, "ip netns add", err)) < 0)
         goto out;
@@ -575,6 +690,10 @@ static int build(struct lab *lab, const struct experiment *exp, struct fl_err *e
     for (i = 0; i < t->n_hosts; i++) {
         host_batch(&tx, t, i);
         pids[np++] = batch_start(lab, &tx, lab->host_ns[i], lab->host_ns[i], log, err);
+    }
+    for (i = 0; i < lab->n_grp; i++) {
+        group_batch(&tx, t, lab->grp_place[i]);
+        pids[np++] = batch_start(lab, &tx, lab->grp_ns[i], lab->grp_ns[i], log, err);
     }
     e = ns_sysctl(lab->router_ns, "/proc/sys/net/ipv4/ip_forward", "1");
     if ((rc = batches_wait(pids, np, log, "configuring the lab's hosts", err)) < 0)
@@ -625,6 +744,10 @@ int lab_up(const struct experiment *exp, const char *dir, bool detach, struct la
         snprintf(lab->dir, sizeof(lab->dir), "%s", dir);
     else
         snprintf(lab->dir, sizeof(lab->dir), "%s/%s", LAB_STATE_DIR, lab->id);
+    if (group_places(lab, exp) < 0) {
+        lab_free(lab);
+        return fl_errf(err, -ENOMEM, "out of memory");
+    }
     lab_names(lab, exp);
     if ((r = fl_mkdir_p(LAB_STATE_DIR, 0755)) < 0 || (r = fl_mkdir_p(lab->dir, 0700)) < 0) {
         fl_errf(err, r, "cannot create %s: %s", lab->dir, strerror(-r));
@@ -886,13 +1009,15 @@ int lab_down(struct lab *lab, int grace_ms, struct fl_err *err)
         if (alive && fl_now_ns() < deadline)
             usleep(10000);
     } while (alive && fl_now_ns() < deadline);
-    names = calloc(lab->n_hosts + 2, sizeof(*names));
+    names = calloc(lab->n_hosts + lab->n_grp + 2, sizeof(*names));
     if (!names)
         return fl_errf(err, -ENOMEM, "out of memory");
     names[n++] = lab->router_ns;
     names[n++] = lab->ctl_ns;
     for (i = 0; i < lab->n_hosts; i++)
         names[n++] = lab->host_ns[i];
+    for (i = 0; i < lab->n_grp; i++)
+        names[n++] = lab->grp_ns[i];
     r = ns_destroy(names, n, lab->dir, err);
     free(names);
     for (i = 0; i < lab->n_procs; i++)
@@ -915,6 +1040,8 @@ void lab_free(struct lab *lab)
     if (lab->orig_netns >= 0)
         close(lab->orig_netns);
     free(lab->host_ns);
+    free(lab->grp_ns);
+    free(lab->grp_place);
     free(lab);
 }
 

@@ -51,6 +51,10 @@ struct lab {
     char ctl_ns[LAB_NS_MAX];
     char (*host_ns)[LAB_NS_MAX]; /* one per topology host, same order */
     size_t n_hosts;
+    /* Client namespaces of the workload's placed groups, one per region or zone used. */
+    char (*grp_ns)[LAB_NS_MAX];
+    long (*grp_place)[2]; /* region index, zone index (-1: the region's own client scope) */
+    size_t n_grp;
     char dir[LAB_DIR_MAX];     /* run directory: batches, token, agent state */
     char state_file[PATH_MAX]; /* LAB_STATE_DIR/<id>.json */
     char token_file[PATH_MAX]; /* the agents' bearer token (0600) */
@@ -103,6 +107,13 @@ int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *
  */
 int lab_write_process_file(struct lab *lab, const char *host, json_t *processes,
                            struct fl_err *err);
+
+/*
+ * The client namespace of a group placed in region (zone < 0) or in that
+ * region's zone, or NULL when the lab has none (docs/internals/lab.md,
+ * "Client groups").
+ */
+const char *lab_group_ns(const struct lab *lab, size_t region, long zone);
 
 /* Move the calling thread into the control namespace (threads it creates follow). */
 int lab_enter_control(struct lab *lab, struct fl_err *err);

@@ -274,9 +274,11 @@ void outputs_write(struct run *R, json_t **out)
         errno = 0;
         if (report_write_json(rp, report, &err) < 0) {
             char why[FL_ERR_MAX], tmp[sizeof(rp) + 8];
-            int e = errno;
+            int e = errno, used;
 
-            snprintf(why, sizeof(why), "%s%s%s", err.msg, e ? ": " : "", e ? strerror(e) : "");
+            used = snprintf(why, sizeof(why), "%s", err.msg);
+            if (e && used >= 0 && (size_t)used < sizeof(why))
+                snprintf(why + used, sizeof(why) - (size_t)used, ": %s", strerror(e));
             /* No report.json rather than one (an earlier run's) that says otherwise. */
             unlink(rp);
             snprintf(tmp, sizeof(tmp), "%s.tmp", rp);

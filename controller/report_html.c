@@ -235,6 +235,14 @@ static void generic_figures(const json_t *v, char *m, size_t ml, char *b, size_t
                  json_integer_value(jget(meas, "keys_checked")),
                  json_integer_value(jget(meas, "ops_checked")));
         snprintf(b, bl, "%s, every key", jstr(bd, "model", "linearizable"));
+    } else if (strcmp(name, "conflict_feed") == 0) {
+        snprintf(m, ml,
+                 "%" JSON_INTEGER_FORMAT " missing, %" JSON_INTEGER_FORMAT
+                 " in the feed, %" JSON_INTEGER_FORMAT " in neither",
+                 json_integer_value(jget(meas, "missing_after_recovery")),
+                 json_integer_value(jget(meas, "in_feed")),
+                 json_integer_value(jget(meas, "in_neither")));
+        snprintf(b, bl, "every missing write in the feed");
     }
 }
 

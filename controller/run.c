@@ -22,7 +22,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,9 @@
 #include <curl/curl.h>
 
 #include "commands.h"
+#include "faultline/buf.h"
 #include "faultline/file.h"
+#include "faultline/http.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
 #include "report_html.h"
@@ -234,8 +238,16 @@ static int workload_endpoints(struct run *R, struct wl_config *wc, struct fl_err
 
     if (R->launcher && (r = R->launcher->endpoints(R->tstate, &eps, &neps)) < 0)
         return fl_errf(err, r, "the %s launcher has no endpoints", R->launcher->kind);
-    for (k = 0; k < w->n_routing_regions; k++) {
-        const struct exp_region *reg = &t->regions[w->routing_regions[k]];
+    /* With client groups every region gets endpoints (each group routes its own way). */
+    for (k = 0; k < w->n_routing_regions + (w->n_groups ? t->n_regions : 0); k++) {
+        size_t ri = k < w->n_routing_regions ? w->routing_regions[k] : k - w->n_routing_regions;
+        const struct exp_region *reg = &t->regions[ri];
+
+        for (i = 0; k >= w->n_routing_regions && i < w->n_routing_regions; i++)
+            if (w->routing_regions[i] == ri)
+                break;
+        if (k >= w->n_routing_regions && i < w->n_routing_regions)
+            continue; /* listed in the routing already */
 
         for (e = 0; R->launcher && e < neps; e++)
             if (strcmp(eps[e].region, reg->name) == 0 &&
@@ -251,6 +263,47 @@ static int workload_endpoints(struct run *R, struct wl_config *wc, struct fl_err
     }
     wc->fixed_endpoint = 0;
     return wl_config_check(wc, err);
+}
+
+/*
+ * One client group: its share of the rate, its routing, and in the lab the
+ * client namespace of its region or zone (docs/internals/lab.md, "Client
+ * groups"), which its clients' threads join.
+ */
+static int workload_group(struct run *R, struct wl_config *wc, const struct exp_client_group *eg,
+                          struct fl_err *err)
+{
+    const struct exp_topology *t = &R->exp->topology;
+    struct wl_group g;
+    size_t i;
+
+    memset(&g, 0, sizeof(g));
+    snprintf(g.name, sizeof(g.name), "%s", eg->name);
+    g.clients = eg->count;
+    g.rate = eg->rate;
+    g.routing = eg->routing == EXP_ROUTING_FIXED ? WL_ROUTE_FIXED : WL_ROUTE_PREFERRED;
+    for (i = 0; i < eg->n_routing_regions && i < WL_MAX_REGIONS; i++)
+        snprintf(g.regions[g.nregions++], FL_REGION_MAX, "%s",
+                 t->regions[eg->routing_regions[i]].name);
+    g.netns_fd = -1;
+    if (eg->has_region) {
+        const char *ns = lab_group_ns(R->lab, eg->region, eg->has_zone ? (long)eg->zone : -1);
+        char path[PATH_MAX];
+
+        if (ns == NULL)
+            return fl_errf(err, -EINVAL, "group %s: no client namespace for its region", eg->name);
+        snprintf(path, sizeof(path), "/run/netns/%s", ns);
+        if ((g.netns_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return fl_errf(err, -errno, "group %s: cannot open %s: %s", eg->name, path,
+                           strerror(errno));
+    }
+    i = wc->ngroups;
+    if (wl_config_add_group(wc, &g, err) < 0 || wc->ngroups == i) {
+        if (g.netns_fd >= 0)
+            close(g.netns_fd);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int workload_config(struct run *R, struct wl_config *wc, struct fl_err *err)
@@ -276,7 +329,22 @@ static int workload_config(struct run *R, struct wl_config *wc, struct fl_err *e
     for (i = 0; i < w->n_routing_regions && i < WL_MAX_REGIONS; i++)
         snprintf(wc->regions[wc->nregions++], FL_REGION_MAX, "%s",
                  t->regions[w->routing_regions[i]].name);
+    for (i = 0; i < w->n_groups; i++)
+        if ((r = workload_group(R, wc, &w->groups[i], err)) < 0)
+            return r;
     return workload_endpoints(R, wc, err);
+}
+
+/* Close the client groups' namespaces (opened by workload_group). */
+static void workload_groups_close(struct wl_config *wc)
+{
+    size_t i;
+
+    for (i = 0; i < wc->ngroups; i++)
+        if (wc->groups[i].netns_fd >= 0) {
+            close(wc->groups[i].netns_fd);
+            wc->groups[i].netns_fd = -1;
+        }
 }
 
 static void on_progress(const struct wl_stats *s, void *arg)
@@ -290,8 +358,10 @@ static int phase_workload(struct run *R)
     int64_t t;
     int r;
 
-    if (workload_config(R, &R->wc, &R->err) < 0)
+    if (workload_config(R, &R->wc, &R->err) < 0) {
+        workload_groups_close(&R->wc);
         return run_fail(R, FL_EXIT_USAGE, "%s: workload: %s", R->exp->file, R->err.msg);
+    }
     progress_phase("workload");
     t = fl_now_ns();
     R->t0 = t + 10 * NS_MS; /* wl_run starts its schedule 10 ms after it is called */
@@ -299,6 +369,7 @@ static int phase_workload(struct run *R)
     if (sched_start(R) < 0)
         return run_fail(R, FL_EXIT_HARNESS, "cannot start the fault scheduler");
     r = wl_run(&R->wc, R->drv, &R->hist, &R->ws, &run_stop, on_progress, R, &R->err);
+    workload_groups_close(&R->wc);
     sched_stop(R);
     R->workload_ran = true;
     run_duration(R, "workload", fl_now_ns() - t);
@@ -337,6 +408,60 @@ static int phase_settle(struct run *R)
     return run_stopping(R) ? 1 : 0;
 }
 
+/*
+ * The conflict feed, for the conflict_feed verifier: GET /v1/conflicts on
+ * every refstore replica the workload knows (the parser allows the verifier
+ * for refstore cosmos only), each entry's written value kept. Any replica
+ * that does not answer makes the feed unknown (the verdict inconclusive).
+ */
+static int fetch_conflicts(struct run *R)
+{
+    char url[FL_URL_MAX + 16], errbuf[CURL_ERROR_SIZE];
+    size_t e, i, cap = 0;
+    int rc = 0;
+
+    for (e = 0; e < R->wc.nendpoints && rc == 0; e++) {
+        struct fl_buf body;
+        json_t *j = NULL, *a = NULL, *x;
+        long status = 0;
+        CURL *c;
+
+        fl_buf_init(&body, 64u << 20);
+        snprintf(url, sizeof(url), "%s/v1/conflicts", R->wc.endpoints[e].url);
+        c = fl_http_easy(url, 5000, &body, errbuf);
+        if (c == NULL || curl_easy_perform(c) != CURLE_OK ||
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK || status != 200 ||
+            (j = json_loadb(body.p ? body.p : "", body.len, 0, NULL)) == NULL ||
+            !json_is_array(a = json_object_get(j, "conflicts"))) {
+            progress_event("warning: cannot read the conflict feed at %s", url);
+            rc = -EIO;
+        }
+        for (i = 0; rc == 0 && i < json_array_size(a); i++) {
+            x = json_object_get(json_array_get(a, i), "value");
+            if (!json_is_integer(x) || json_integer_value(x) <= 0)
+                continue;
+            if (R->nconflicts == cap) {
+                uint64_t *n = realloc(R->conflicts, (cap = cap ? cap * 2 : 256) * sizeof(*n));
+
+                if (n == NULL) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                R->conflicts = n;
+            }
+            R->conflicts[R->nconflicts++] = (uint64_t)json_integer_value(x);
+        }
+        json_decref(j);
+        if (c)
+            curl_easy_cleanup(c);
+        fl_buf_free(&body);
+    }
+    R->vcfg.conflict_feed.fetched = rc == 0;
+    R->vcfg.conflict_feed.values = R->conflicts;
+    R->vcfg.conflict_feed.nvalues = R->nconflicts;
+    return rc;
+}
+
 static int phase_final_reads(struct run *R)
 {
     int64_t t = fl_now_ns();
@@ -344,6 +469,8 @@ static int phase_final_reads(struct run *R)
     progress_phase("final-reads");
     if (wl_final_reads(&R->wc, R->drv, &R->hist, &R->err) < 0)
         return run_fail(R, FL_EXIT_HARNESS, "final reads: %s", R->err.msg);
+    if (R->vcfg.conflict_feed.enabled)
+        fetch_conflicts(R);
     run_duration(R, "final_reads", fl_now_ns() - t);
     return 0;
 }
@@ -472,6 +599,7 @@ static int run_init(struct run *R, const struct experiment *exp, const struct ru
 static void run_free(struct run *R)
 {
     vfy_results_free(&R->vres);
+    free(R->conflicts);
     hist_free(&R->hist);
     hist_faults_free(&R->hf);
     fault_plan_free(R->fs, R->nfs);

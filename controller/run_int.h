@@ -164,6 +164,8 @@ struct run {
     /* what the phases produce */
     struct fl_err err;
     struct vfy_config vcfg;
+    uint64_t *conflicts; /* the target's conflict feed (written values), for conflict_feed */
+    size_t nconflicts;
     struct vfy_results vres;
     struct hist hist;
     struct hist_faults hf;

@@ -14,12 +14,15 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "faultline/err.h"
 #include "faultline/timeutil.h"
@@ -102,6 +105,8 @@ static void last_free(struct last_map *m)
 
 struct client {
     const struct wl_config *c;
+    const struct wl_group *g; /* its group (a default one when the config has none) */
+    unsigned gi;              /* index within the group */
     const struct fl_driver_ops *drv;
     atomic_int *stop;
     uint32_t num;  /* history client number */
@@ -169,9 +174,45 @@ int wl_config_add_endpoint(struct wl_config *c, const char *region, const char *
     return 0;
 }
 
-int wl_config_check(const struct wl_config *c, struct fl_err *err)
+int wl_config_add_group(struct wl_config *c, const struct wl_group *g, struct fl_err *err)
+{
+    if (c->ngroups == WL_MAX_GROUPS)
+        return fl_errf(err, -E2BIG, "workload.clients: at most %d groups", WL_MAX_GROUPS);
+    if (g->clients < 1 || g->rate < 0 || g->nregions > WL_MAX_REGIONS ||
+        strnlen(g->name, WL_GROUP_MAX) == WL_GROUP_MAX || g->name[0] == '\0')
+        return fl_errf(err, -EINVAL,
+                       "workload.clients: group '%.*s' needs a name, clients and a rate",
+                       WL_GROUP_MAX, g->name);
+    if (c->ngroups == 0) {
+        c->clients = 0;
+        c->rate = 0;
+    }
+    c->groups[c->ngroups++] = *g;
+    c->clients += g->clients;
+    c->rate += g->rate;
+    return 0;
+}
+
+static int check_regions(const struct wl_config *c, const char (*regions)[FL_REGION_MAX], size_t n,
+                         const char *who, struct fl_err *err)
 {
     size_t i, j;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < c->nendpoints; j++)
+            if (strcmp(regions[i], c->endpoints[j].region) == 0)
+                break;
+        if (j == c->nendpoints)
+            return fl_errf(err, -EINVAL, "%s: region '%s' has no endpoint", who, regions[i]);
+    }
+    return 0;
+}
+
+int wl_config_check(const struct wl_config *c, struct fl_err *err)
+{
+    size_t i;
+    unsigned sum = 0;
+    int r;
 
     if (c->clients < 1 || c->clients > WL_MAX_CLIENTS)
         return fl_errf(err, -EINVAL, "workload.clients: expected 1..%d", WL_MAX_CLIENTS);
@@ -183,14 +224,25 @@ int wl_config_check(const struct wl_config *c, struct fl_err *err)
         return fl_errf(err, -EINVAL, "workload: no endpoints");
     if (c->routing == WL_ROUTE_FIXED && c->fixed_endpoint >= c->nendpoints)
         return fl_errf(err, -EINVAL, "workload.routing: fixed endpoint out of range");
-    for (i = 0; i < c->nregions; i++) {
-        for (j = 0; j < c->nendpoints; j++)
-            if (strcmp(c->regions[i], c->endpoints[j].region) == 0)
-                break;
-        if (j == c->nendpoints)
-            return fl_errf(err, -EINVAL, "workload.routing: region '%s' has no endpoint",
-                           c->regions[i]);
+    if ((r = check_regions(c, c->regions, c->nregions, "workload.routing", err)) < 0)
+        return r;
+    for (i = 0; i < c->ngroups; i++) {
+        const struct wl_group *g = &c->groups[i];
+        char who[WL_GROUP_MAX + 32];
+
+        snprintf(who, sizeof(who), "workload group %s", g->name);
+        if ((r = check_regions(c, g->regions, g->nregions, who, err)) < 0)
+            return r;
+        if ((c->rate > 0) != (g->rate > 0))
+            return fl_errf(err, -EINVAL,
+                           "%s: every group needs a rate when the workload has one (and none "
+                           "when it runs closed loop)",
+                           who);
+        sum += g->clients;
     }
+    if (c->ngroups > 0 && sum != c->clients)
+        return fl_errf(err, -EINVAL, "workload: clients (%u) is not the groups' sum (%u)",
+                       c->clients, sum);
     if (c->model != WL_MODEL_REGISTER && c->model != WL_MODEL_SET)
         return fl_errf(err, -EINVAL, "workload.model: expected register or set");
     return 0;
@@ -244,27 +296,49 @@ static void sleep_until(int64_t t)
 static void build_order(struct client *cl)
 {
     const struct wl_config *c = cl->c;
+    const struct wl_group *g = cl->g;
     size_t i, j, k, n;
 
     cl->norder = 0;
-    if (c->routing == WL_ROUTE_FIXED) {
+    if (g->routing == WL_ROUTE_FIXED) {
+        /* the group's first region's first endpoint; without groups, fixed_endpoint */
+        for (j = 0; c->ngroups > 0 && g->nregions > 0 && j < c->nendpoints; j++)
+            if (strcmp(c->endpoints[j].region, g->regions[0]) == 0) {
+                cl->order[cl->norder++] = j;
+                return;
+            }
         cl->order[cl->norder++] = c->fixed_endpoint;
         return;
     }
-    if (c->nregions == 0) {
+    if (g->nregions == 0) {
         for (i = 0; i < c->nendpoints; i++)
             cl->order[cl->norder++] = i;
         return;
     }
-    for (i = 0; i < c->nregions; i++) {
+    for (i = 0; i < g->nregions; i++) {
         size_t in[WL_MAX_ENDPOINTS];
 
         for (n = 0, j = 0; j < c->nendpoints; j++)
-            if (strcmp(c->endpoints[j].region, c->regions[i]) == 0)
+            if (strcmp(c->endpoints[j].region, g->regions[i]) == 0)
                 in[n++] = j;
         for (k = 0; k < n; k++)
-            cl->order[cl->norder++] = in[(k + cl->idx) % n];
+            cl->order[cl->norder++] = in[(k + cl->gi) % n];
     }
+}
+
+/* The one group of a config without groups: its clients, rate and routing. */
+static void default_group(const struct wl_config *c, struct wl_group *g)
+{
+    size_t i;
+
+    memset(g, 0, sizeof(*g));
+    g->clients = c->clients;
+    g->rate = c->rate;
+    g->routing = c->routing;
+    for (i = 0; i < c->nregions && i < WL_MAX_REGIONS; i++)
+        memcpy(g->regions[i], c->regions[i], FL_REGION_MAX);
+    g->nregions = c->nregions;
+    g->netns_fd = -1;
 }
 
 /* Which endpoint this op goes to; *probe set when it tests the preferred one again. */
@@ -447,13 +521,16 @@ static void one_op(struct client *cl, int64_t now)
 static void *client_main(void *arg)
 {
     struct client *cl = arg;
-    const struct wl_config *c = cl->c;
     uint64_t k;
 
+    if (cl->g->netns_fd >= 0 && setns(cl->g->netns_fd, CLONE_NEWNET) < 0) {
+        cl->err = -errno;
+        return NULL;
+    }
     for (k = 0;; k++) {
         int64_t slot, now;
 
-        if (c->rate > 0) {
+        if (cl->interval_ns > 0) {
             slot = cl->start_ns + cl->offset_ns + (int64_t)k * cl->interval_ns;
             if (slot >= cl->end_ns)
                 break;
@@ -516,19 +593,29 @@ static void sum_stats(struct client *cls, unsigned n, int64_t elapsed, struct wl
     }
 }
 
+/*
+ * Set up client i (the gi-th of group g). A group with its own network
+ * namespace opens its connection there (orig_ns: the caller's namespace, to
+ * come back to), so that every socket the driver makes now lives there too.
+ */
 static int client_setup(struct client *cl, const struct wl_config *c,
-                        const struct fl_driver_ops *drv, unsigned i, struct fl_err *err)
+                        const struct fl_driver_ops *drv, unsigned i, const struct wl_group *g,
+                        unsigned gi, int orig_ns, struct fl_err *err)
 {
     size_t m;
     int r;
 
     cl->c = c;
+    cl->g = g;
+    cl->gi = gi;
     cl->drv = drv;
     cl->idx = i;
     cl->num = c->client_base + i;
     cl->rng = (c->seed ? c->seed : 0x5eed) ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull);
     if ((r = hist_init(&cl->h)) < 0)
         return fl_errf(err, r, "out of memory");
+    if (g->name[0] && (r = hist_set_group(&cl->h, cl->num, g->name)) < 0)
+        return fl_errf(err, r, "client %u: cannot record its group", i);
     for (m = 0; m < c->nmix; m++) {
         cl->op_idx[m] = hist_intern(&cl->h.op_names, c->mix[m].op);
         cl->op_kind[m] = fl_driver_kind(drv, c->mix[m].op);
@@ -540,7 +627,15 @@ static int client_setup(struct client *cl, const struct wl_config *c,
             return fl_errf(err, -ENOMEM, "out of memory");
     }
     build_order(cl);
-    return drv->open(c->endpoints, c->nendpoints, c->timeout_ns, &cl->conn, err);
+    if (g->netns_fd < 0)
+        return drv->open(c->endpoints, c->nendpoints, c->timeout_ns, &cl->conn, err);
+    if (setns(g->netns_fd, CLONE_NEWNET) < 0)
+        return fl_errf(err, -errno, "group %s: cannot enter its network namespace: %s", g->name,
+                       strerror(errno));
+    r = drv->open(c->endpoints, c->nendpoints, c->timeout_ns, &cl->conn, err);
+    if (setns(orig_ns, CLONE_NEWNET) < 0 && r == 0)
+        r = fl_errf(err, -errno, "cannot return to my network namespace: %s", strerror(errno));
+    return r;
 }
 
 int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hist *out,
@@ -549,42 +644,62 @@ int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hi
 {
     struct client *cls;
     pthread_t *thr;
-    unsigned i, started = 0;
-    int r = 0;
+    unsigned i, gi = 0, started = 0;
+    int r = 0, orig_ns = -1;
     int64_t start, elapsed;
-    uint64_t budget;
     struct wl_stats s;
+    struct wl_group one;
+    const struct wl_group *groups = c->groups;
+    size_t ngroups = c->ngroups, g = 0;
 
     if ((r = wl_config_check(c, err)) < 0 || (r = wl_config_check_mix(c, drv, err)) < 0)
         return r;
+    if (ngroups == 0) {
+        default_group(c, &one);
+        groups = &one;
+        ngroups = 1;
+    }
+    for (g = 0; g < ngroups; g++)
+        if (groups[g].netns_fd >= 0 && orig_ns < 0 &&
+            (orig_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+            return fl_errf(err, -errno, "cannot open my network namespace: %s", strerror(errno));
     cls = calloc(c->clients, sizeof(*cls));
     thr = calloc(c->clients, sizeof(*thr));
     if (!cls || !thr) {
         r = fl_errf(err, -ENOMEM, "out of memory");
         goto out;
     }
-    budget = c->max_ops;
-    if (budget == 0)
-        budget = c->rate > 0
-                     ? (uint64_t)(c->rate * (double)c->duration_ns / 1e9 * 1.1) + 2 * c->clients
-                     : UINT64_MAX;
-    for (i = 0; i < c->clients; i++) {
-        if ((r = client_setup(&cls[i], c, drv, i, err)) < 0)
+    for (g = 0, gi = 0, i = 0; i < c->clients; i++, gi++) {
+        const struct wl_group *gr;
+        uint64_t budget;
+
+        if (gi == groups[g].clients) {
+            g++;
+            gi = 0;
+        }
+        gr = &groups[g];
+        if ((r = client_setup(&cls[i], c, drv, i, gr, gi, orig_ns, err)) < 0)
             goto out;
         cls[i].stop = stop;
-        cls[i].budget = budget / c->clients + 1;
+        /* each group's share of max_ops, by its clients; or its own rate x duration */
+        budget = c->max_ops ? c->max_ops / c->clients * gr->clients
+                 : gr->rate > 0
+                     ? (uint64_t)(gr->rate * (double)c->duration_ns / 1e9 * 1.1) + 2 * gr->clients
+                     : UINT64_MAX;
+        cls[i].budget = budget == UINT64_MAX ? UINT64_MAX : budget / gr->clients + 1;
     }
-    start = fl_now_ns() + 10000000LL; /* every client starts on the same schedule */
+    start = fl_now_ns() + 10000000LL; /* every client of every group on the same schedule */
     for (i = 0; i < c->clients; i++) {
         struct client *cl = &cls[i];
+        const struct wl_group *gr = cl->g;
 
         cl->start_ns = start;
         cl->end_ns = start + c->duration_ns;
-        if (c->rate > 0) {
-            cl->interval_ns = (int64_t)((double)c->clients * 1e9 / c->rate);
+        if (c->rate > 0 && gr->rate > 0) {
+            cl->interval_ns = (int64_t)((double)gr->clients * 1e9 / gr->rate);
             if (cl->interval_ns < 1)
                 cl->interval_ns = 1;
-            cl->offset_ns = cl->interval_ns * i / c->clients;
+            cl->offset_ns = cl->interval_ns * cl->gi / gr->clients;
         }
         if (pthread_create(&thr[i], NULL, client_main, cl) != 0) {
             /* the clients already started run to the end of their schedule */
@@ -618,7 +733,10 @@ int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hi
     if (stats)
         *stats = s;
     for (i = 0; i < started && r == 0; i++) {
-        if (cls[i].err < 0)
+        if (cls[i].err < 0 && cls[i].issued == 0 && cls[i].g->netns_fd >= 0)
+            r = fl_errf(err, cls[i].err, "client %u (group %s): cannot enter its network namespace",
+                        i, cls[i].g->name);
+        else if (cls[i].err < 0)
             r = fl_errf(err, cls[i].err, "client %u: cannot record history", i);
         else if ((r = hist_merge(out, &cls[i].h)) < 0)
             fl_errf(err, r, "cannot merge the client histories");
@@ -634,6 +752,8 @@ out:
     }
     free(cls);
     free(thr);
+    if (orig_ns >= 0)
+        close(orig_ns);
     return r;
 }
 
@@ -641,6 +761,7 @@ int wl_final_reads(const struct wl_config *c, const struct fl_driver_ops *drv, s
                    struct fl_err *err)
 {
     struct client cl;
+    struct wl_group one;
     const char *op = c->final_read_op[0] ? c->final_read_op : NULL;
     uint8_t *written = NULL;
     size_t i, m, nkeys = h->keys.n;
@@ -661,7 +782,9 @@ int wl_final_reads(const struct wl_config *c, const struct fl_driver_ops *drv, s
         if (h->ops[i].is_write)
             written[h->ops[i].key] = 1;
     memset(&cl, 0, sizeof(cl));
+    default_group(c, &one);
     cl.c = c;
+    cl.g = &one;
     cl.drv = drv;
     cl.num = c->client_base + c->clients;
     cl.h = *h; /* record straight into h */

@@ -12,6 +12,7 @@
 #   scripts/mutate.sh                    every mutant
 #   scripts/mutate.sh ID...              only these mutants
 #   scripts/mutate.sh --list             the mutants, one per line
+#   scripts/mutate.sh --check            only check that every snippet matches the code
 #   MUTATE_KEEP=1 scripts/mutate.sh ...  keep the temporary copy (path printed)
 #   MUTATE_TIMEOUT=s (default 120)       time limit of one test run (a mutant may loop)
 #   MUTATE_JOBS=n (default 2)            parallel build and test jobs
@@ -95,6 +96,11 @@ main() {
 
   # Which mutants to run.
   sel=()
+  check_only=0
+  if [ "${1:-}" = "--check" ]; then
+    check_only=1
+    shift
+  fi
   if [ $# -gt 0 ]; then
     for want in "$@"; do
       found=0
@@ -137,6 +143,10 @@ main() {
     fi
   done
   [ "$bad" = 0 ] || exit 2
+  if [ "$check_only" = 1 ]; then
+    echo "${#sel[@]} mutants match the code"
+    exit 0
+  fi
 
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/faultline-mutate.XXXXXX")
   # shellcheck disable=SC2317 # run by the EXIT trap

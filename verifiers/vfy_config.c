@@ -397,6 +397,7 @@ const struct vfy_key vfy_failover_keys[] = {
     {"sustain", VT_MAP, sustain_keys, false, OFF(vfy_failover_cfg, sustain), 0, NULL},
     {"classes", VT_NAMELIST, NULL, false, OFF(vfy_failover_cfg, classes), 0, NULL},
     {"anchor", VT_ENUM, failover_anchor, false, OFF(vfy_failover_cfg, anchor), 0, NULL},
+    {"groups", VT_NAMELIST, NULL, false, OFF(vfy_failover_cfg, groups), 0, NULL},
     END,
 };
 
@@ -440,6 +441,7 @@ const struct vfy_key vfy_availability_keys[] = {
     {"during", VT_RATIOMAP, NULL, false, 0, 0, av_phase},
     {"after", VT_RATIOMAP, NULL, false, 0, 0, av_phase},
     {"floors", VT_RATIOMAP, NULL, false, 0, VFY_K_JSON_ONLY, av_floors},
+    {"groups", VT_NAMELIST, NULL, false, OFF(vfy_availability_cfg, groups), 0, NULL},
     END,
 };
 
@@ -455,6 +457,11 @@ const struct vfy_key vfy_routing_keys[] = {
     {"ratio", VT_RATIO, NULL, false, OFF(vfy_routing_cfg, min_ratio), 0, NULL},
     {"settle", VT_DUR, NULL, false, OFF(vfy_routing_cfg, settle_ns), VFY_K_CLAMP0, NULL},
     {"ops", VT_NAMELIST, NULL, false, OFF(vfy_routing_cfg, ops), 0, NULL},
+    END,
+};
+
+/* conflict_feed: no bounds (the feed itself is data the run loop fills in) */
+const struct vfy_key vfy_conflict_feed_keys[] = {
     END,
 };
 

@@ -11,10 +11,16 @@
  * from the final read of its key is lost, whatever was written afterwards.
  *
  * Each lost write is attributed to a fault and placed on one side of its
- * start (apply_sent): before (the RPO window: unreplicated writes of the
- * failed region, bounded by max_window) or after (acknowledged during or
- * after the outage and then lost: split brain, a failback that discards
- * the new write region's writes; bounded by max_after, 0 by default).
+ * start: after when the service acknowledged it once the fault was
+ * certainly in effect (complete > apply_done: split brain, a failback that
+ * discards the new write region's writes; bounded by max_after, 0 by
+ * default), before otherwise (the RPO window: unreplicated writes of the
+ * failed region, bounded by max_window). Both offsets are measured from
+ * apply_sent, the earliest moment the fault could act.
+ * A write acknowledged while the fault was being applied may have preceded
+ * it, so it is given the benefit of the doubt and counts as before.
+ * A compare-and-set that compared and did not swap wrote nothing: it is
+ * never a write here (an info cas is an info write: never lost).
  * Three passes over the records with key-indexed arrays.
  */
 #include <errno.h>
@@ -127,6 +133,13 @@ static void final_values(const struct vfy_ctx *c, struct dl_keys *k)
     }
 }
 
+/* Did o (maybe) write? A cas answered "no match" certainly did not. */
+static bool dl_writes(const struct hist_op *o)
+{
+    return o->is_write &&
+           !((o->flags & HIST_F_CAS) && o->outcome == HIST_OK && !(o->flags & HIST_F_SWAPPED));
+}
+
 /* 2: latest completion of a write (any outcome) whose value is final (register keys). */
 static void final_writers(const struct vfy_ctx *c, struct dl_keys *k)
 {
@@ -138,7 +151,7 @@ static void final_writers(const struct vfy_ctx *c, struct dl_keys *k)
         const struct hist_op *o = &c->ops[i];
         uint8_t st = k->st[o->key];
 
-        if (o->is_write && (st & FIN_HAS) && !(st & FIN_SET) && o->value == k->fin[o->key]) {
+        if (dl_writes(o) && (st & FIN_HAS) && !(st & FIN_SET) && o->value == k->fin[o->key]) {
             k->st[o->key] |= FIN_WRITER;
             if (o->complete_ns > k->fc[o->key])
                 k->fc[o->key] = o->complete_ns;
@@ -175,7 +188,7 @@ static void judge_writes(const struct vfy_ctx *c, const struct dl_keys *k, struc
         const struct hist_op *o = &c->ops[i];
         struct loss_group *lg;
 
-        if (!o->is_write || o->outcome == HIST_FAIL)
+        if (!dl_writes(o) || o->outcome == HIST_FAIL)
             continue;
         if (!(k->st[o->key] & FIN_HAS)) {
             m->unchecked += o->outcome == HIST_OK;
@@ -191,7 +204,7 @@ static void judge_writes(const struct vfy_ctx *c, const struct dl_keys *k, struc
         }
         m->total++;
         lg = &m->grp[c->nfaults ? attribute(c, o->complete_ns) : 0];
-        side_add(lg->f && o->complete_ns > lg->f->apply_sent_ns ? &lg->after : &lg->before, c, i);
+        side_add(lg->f && o->complete_ns > lg->f->apply_done_ns ? &lg->after : &lg->before, c, i);
     }
 }
 
@@ -217,12 +230,14 @@ static void judge_groups(const struct vfy_ctx *c, const struct vfy_data_loss_cfg
     for (g = 0; g < m->ng; g++) {
         struct loss_group *lg = &m->grp[g];
         uint64_t lost = lg->before.lost + lg->after.lost;
-        int64_t anchor = lg->f ? lg->f->apply_sent_ns : 0;
 
-        if (lg->f && lg->before.lost)
-            lg->before.reach = anchor - c->ops[lg->before.earliest].complete_ns;
+        /* Offsets from the fault's start (apply_sent, the earliest moment it could act);
+         * a before-side write acknowledged inside the apply window reaches 0. */
+        if (lg->f && lg->before.lost &&
+            c->ops[lg->before.earliest].complete_ns < lg->f->apply_sent_ns)
+            lg->before.reach = lg->f->apply_sent_ns - c->ops[lg->before.earliest].complete_ns;
         if (lg->f && lg->after.lost)
-            lg->after.reach = c->ops[lg->after.latest].complete_ns - anchor;
+            lg->after.reach = c->ops[lg->after.latest].complete_ns - lg->f->apply_sent_ns;
         if (lg->before.reach > m->worst_window)
             m->worst_window = lg->before.reach;
         if (lg->after.reach > m->worst_after)
@@ -276,9 +291,13 @@ static json_t *side_record(const struct vfy_ctx *c, const struct loss_group *lg,
 
     if (j == NULL || lg->f == NULL)
         return j;
-    off = c->ops[pos].complete_ns - lg->f->apply_sent_ns;
-    json_object_set_new(j, off > 0 ? "after_fault_ms" : "before_fault_ms",
-                        vfy_json_ms(off > 0 ? off : -off));
+    if (c->ops[pos].complete_ns > lg->f->apply_done_ns) {
+        off = c->ops[pos].complete_ns - lg->f->apply_sent_ns;
+        json_object_set_new(j, "after_fault_ms", vfy_json_ms(off));
+    } else {
+        off = lg->f->apply_sent_ns - c->ops[pos].complete_ns;
+        json_object_set_new(j, "before_fault_ms", vfy_json_ms(off > 0 ? off : 0));
+    }
     return j;
 }
 
@@ -318,6 +337,7 @@ static int dl_json(const struct vfy_ctx *c, const struct dl_measure *m, struct v
         }
     }
     json_object_set_new(mj, "anchor", json_string("apply_sent_ns"));
+    json_object_set_new(mj, "after_anchor", json_string("apply_done_ns"));
     json_object_set_new(mj, "model", json_string(m->set_writes ? "set" : "register"));
     json_object_set_new(mj, "lost_updates", json_integer((json_int_t)m->total));
     json_object_set_new(mj, "lost_before", json_integer((json_int_t)m->lost_before));
@@ -390,10 +410,12 @@ static void dl_rule(const struct vfy_data_loss_cfg *dl, const struct vfy_result 
                   "register key, the final read shows another value and the write that produced "
                   "that value finished before this one began (a final value from a later or "
                   "concurrent write supersedes it, so a lost write overwritten later is not "
-                  "seen); info writes never count. Each lost write is placed before or after its "
-                  "fault's apply_sent (the earliest moment it could act): the window is how far "
-                  "before it the earliest lost write completed, the after side how far after it "
-                  "the latest one did. Bound: %s updates, window %s, after %s%s%s%s.",
+                  "seen); info writes and compare-and-sets that did not swap never count. A lost "
+                  "write acknowledged after the fault's apply_done (certainly in effect) is on "
+                  "the after side, the others before; offsets are from apply_sent (the earliest "
+                  "moment it could act): the window is how far before it the earliest lost write "
+                  "completed, the after side how far after it the latest one did. Bound: %s "
+                  "updates, window %s, after %s%s%s%s.",
                   vfy_status_word(out->status),
                   dl->max_updates < 0 ? "any number of"
                                       : (snprintf(t1, sizeof(t1), "%" PRId64, dl->max_updates), t1),
@@ -475,5 +497,61 @@ out:
     }
     free(m.grp);
     fl_buf_free(&d);
+    return r;
+}
+
+/*
+ * The acknowledged writes absent from the final state, by data_loss's rule
+ * (the conflict_feed verifier judges exactly these): their sorted positions
+ * in *pos (malloc'd, *n of them) and the acknowledged writes that had a final
+ * read to check them against in *checked. 0 or -ENOMEM.
+ */
+int vfy_data_loss_lost(const struct vfy_ctx *c, size_t **pos, size_t *n, uint64_t *checked)
+{
+    size_t nk = c->h->keys.n, i, cap = 0;
+    struct dl_keys k;
+    int r = 0;
+
+    *pos = NULL;
+    *n = 0;
+    *checked = 0;
+    k.fin = malloc((nk ? nk : 1) * sizeof(*k.fin));
+    k.fc = malloc((nk ? nk : 1) * sizeof(*k.fc));
+    k.st = calloc(nk ? nk : 1, 1);
+    if (k.fin == NULL || k.fc == NULL || k.st == NULL) {
+        r = -ENOMEM;
+        goto out;
+    }
+    final_values(c, &k);
+    final_writers(c, &k);
+    for (i = 0; i < c->n; i++) {
+        const struct hist_op *o = &c->ops[i];
+        size_t *np;
+
+        if (!dl_writes(o) || o->outcome != HIST_OK || !(k.st[o->key] & FIN_HAS))
+            continue;
+        (*checked)++;
+        if (!write_absent(c, &k, o))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            np = realloc(*pos, cap * sizeof(**pos));
+            if (np == NULL) {
+                r = -ENOMEM;
+                goto out;
+            }
+            *pos = np;
+        }
+        (*pos)[(*n)++] = i;
+    }
+out:
+    if (r < 0) {
+        free(*pos);
+        *pos = NULL;
+        *n = 0;
+    }
+    free(k.fin);
+    free(k.fc);
+    free(k.st);
     return r;
 }

@@ -125,6 +125,10 @@ int vfy_linearizable_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct
                          struct fl_err *err);
 int vfy_routing_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
                     struct fl_err *err);
+int vfy_conflict_feed_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                          struct fl_err *err);
+/* vfy_data_loss.c: acknowledged writes absent after recovery (sorted positions). */
+int vfy_data_loss_lost(const struct vfy_ctx *c, size_t **pos, size_t *n, uint64_t *checked);
 
 /* ---- the verify: schema (vfy_config.c) ---- */
 
@@ -157,7 +161,7 @@ struct vfy_key {
 /* Each verifier's section (NULL-key terminated). */
 extern const struct vfy_key vfy_failover_keys[], vfy_failback_keys[], vfy_read_only_keys[],
     vfy_data_loss_keys[], vfy_staleness_keys[], vfy_availability_keys[], vfy_linearizable_keys[],
-    vfy_routing_keys[];
+    vfy_routing_keys[], vfy_conflict_feed_keys[];
 
 /* ---- the registry (vfy_registry.c) ---- */
 
@@ -172,7 +176,10 @@ struct vfy_kind {
     size_t enabled_off; /* offsetof(struct vfy_config, <section>.enabled) */
     const struct vfy_key *keys;
     vfy_run_fn run;
+    size_t groups_off; /* offsetof(struct vfy_config, <section>.groups), or VFY_NO_GROUPS */
 };
+
+#define VFY_NO_GROUPS ((size_t)-1)
 
 /* The verifiers in the order vfy_run_all runs them; NULL-named terminator. */
 extern const struct vfy_kind vfy_kinds[];

@@ -16,18 +16,24 @@
 
 /* clang-format off */
 #define ROW(sec) { #sec, offsetof(struct vfy_config, sec), \
-                   offsetof(struct vfy_config, sec.enabled), vfy_##sec##_keys, vfy_##sec##_run }
+                   offsetof(struct vfy_config, sec.enabled), vfy_##sec##_keys, vfy_##sec##_run, \
+                   VFY_NO_GROUPS }
+/* a verifier that can be restricted to client groups (its section's `groups`) */
+#define ROWG(sec) { #sec, offsetof(struct vfy_config, sec), \
+                    offsetof(struct vfy_config, sec.enabled), vfy_##sec##_keys, vfy_##sec##_run, \
+                    offsetof(struct vfy_config, sec.groups) }
 
 const struct vfy_kind vfy_kinds[] = {
-    ROW(failover),
+    ROWG(failover),
     ROW(failback),
     ROW(read_only),
     ROW(data_loss),
     ROW(staleness),
-    ROW(availability),
+    ROWG(availability),
     ROW(linearizable),
     ROW(routing),
-    { NULL, 0, 0, NULL, NULL },
+    ROW(conflict_feed),
+    { NULL, 0, 0, NULL, NULL, VFY_NO_GROUPS },
 };
 /* clang-format on */
 
@@ -36,19 +42,82 @@ static bool enabled(const struct vfy_config *cfg, const struct vfy_kind *k)
     return *(const bool *)((const char *)cfg + k->enabled_off);
 }
 
+static const struct vfy_names *groups_of(const struct vfy_config *cfg, const struct vfy_kind *k)
+{
+    const struct vfy_names *g;
+
+    if (k == NULL || k->groups_off == VFY_NO_GROUPS)
+        return NULL;
+    g = (const struct vfy_names *)((const char *)cfg + k->groups_off);
+    return g->n > 0 ? g : NULL;
+}
+
+/*
+ * The records of the clients in groups (and every final read), as a view
+ * of h: the same name tables and extras, its own record array (*sub.ops,
+ * freed by the caller). 0 or -ENOMEM.
+ */
+static int group_view(const struct hist *h, const struct vfy_names *groups, struct hist *sub)
+{
+    struct hist_op *ops = malloc((h->n ? h->n : 1) * sizeof(*ops));
+    size_t i, n = 0;
+
+    if (ops == NULL)
+        return -ENOMEM;
+    for (i = 0; i < h->n; i++) {
+        const struct hist_op *o = &h->ops[i];
+
+        if (o->is_final || vfy_names_has(groups, hist_client_group(h, o->client)))
+            ops[n++] = *o;
+    }
+    *sub = *h;
+    sub->ops = ops;
+    sub->n = sub->cap = n;
+    return 0;
+}
+
+/* Run fn over h, or over the records of its groups when the section names some. */
+static int run_kind(const struct hist *h, const struct hist_faults *faults,
+                    const struct vfy_config *cfg, const struct vfy_kind *k, vfy_run_fn fn,
+                    struct vfy_result *out, struct fl_err *err)
+{
+    const struct vfy_names *groups = groups_of(cfg, k);
+    struct hist sub;
+    struct vfy_ctx c;
+    json_t *g;
+    int r;
+
+    if (groups != NULL && group_view(h, groups, &sub) < 0)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    if ((r = vfy_ctx_init(&c, groups ? &sub : h, faults, err)) == 0) {
+        r = fn(&c, cfg, out, err);
+        vfy_ctx_free(&c);
+    }
+    if (groups != NULL) {
+        free(sub.ops);
+        /* say which clients were judged */
+        if (r == 0 && out->bound != NULL && (g = vfy_names_json(groups)) != NULL)
+            json_object_set_new(out->bound, "groups", g);
+    }
+    return r;
+}
+
+static const struct vfy_kind *kind_of(vfy_run_fn fn)
+{
+    const struct vfy_kind *k;
+
+    for (k = vfy_kinds; k->name != NULL; k++)
+        if (k->run == fn)
+            return k;
+    return NULL;
+}
+
 static int run_one(const struct hist *h, const struct hist_faults *faults,
                    const struct vfy_config *cfg, vfy_run_fn fn, struct vfy_result *out,
                    struct fl_err *err)
 {
-    struct vfy_ctx c;
-    int r;
-
     memset(out, 0, sizeof(*out));
-    if ((r = vfy_ctx_init(&c, h, faults, err)) < 0)
-        return r;
-    r = fn(&c, cfg, out, err);
-    vfy_ctx_free(&c);
-    return r;
+    return run_kind(h, faults, cfg, kind_of(fn), fn, out, err);
 }
 
 int vfy_failover_check(const struct hist *h, const struct hist_faults *faults,
@@ -93,6 +162,13 @@ int vfy_routing_check(const struct hist *h, const struct hist_faults *faults,
     return run_one(h, faults, cfg, vfy_routing_run, out, err);
 }
 
+int vfy_conflict_feed_check(const struct hist *h, const struct hist_faults *faults,
+                            const struct vfy_config *cfg, struct vfy_result *out,
+                            struct fl_err *err)
+{
+    return run_one(h, faults, cfg, vfy_conflict_feed_run, out, err);
+}
+
 /* Room for one more result in out. */
 static int results_grow(struct vfy_results *out, struct fl_err *err)
 {
@@ -125,7 +201,10 @@ int vfy_run_all(const struct hist *h, const struct hist_faults *faults,
         if ((r = results_grow(out, err)) < 0)
             break;
         memset(&out->r[out->n], 0, sizeof(out->r[out->n]));
-        if ((r = k->run(&c, cfg, &out->r[out->n], err)) < 0) {
+        /* restricted to client groups: its own context over their records */
+        r = groups_of(cfg, k) ? run_kind(h, faults, cfg, k, k->run, &out->r[out->n], err)
+                              : k->run(&c, cfg, &out->r[out->n], err);
+        if (r < 0) {
             vfy_result_free(&out->r[out->n]);
             break;
         }

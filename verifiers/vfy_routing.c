@@ -95,13 +95,14 @@ int vfy_routing_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_
                   vfy_dur(rc->settle_ns, d1, sizeof(d1)), rc->min_ratio * 100);
     for (fi = 0; fi < c->nfaults; fi++) {
         const struct hist_fault *f = c->faults[fi];
-        int64_t prev_end = fi ? (c->faults[fi - 1]->heal_done_ns ? c->faults[fi - 1]->heal_done_ns
-                                                                 : INT64_MAX)
-                              : INT64_MIN;
+        int64_t prev_end =
+            fi ? (c->faults[fi - 1]->heal_done_ns ? c->faults[fi - 1]->heal_done_ns : INT64_MAX)
+               : INT64_MIN;
         int64_t next = fi + 1 < c->nfaults ? c->faults[fi + 1]->apply_sent_ns : INT64_MAX;
         struct phase ph[3] = {
-            {prev_end == INT64_MIN ? INT64_MIN : prev_end + rc->settle_ns, f->apply_sent_ns,
-             expected_region(rc, false), 0, 0, NULL},
+            /* after an unhealed fault (prev_end INT64_MAX) there is no "before" phase */
+            {prev_end == INT64_MIN || prev_end == INT64_MAX ? prev_end : prev_end + rc->settle_ns,
+             f->apply_sent_ns, expected_region(rc, false), 0, 0, NULL},
             {f->apply_done_ns + rc->settle_ns, f->heal_sent_ns ? f->heal_sent_ns : INT64_MAX,
              expected_region(rc, true), 0, 0, NULL},
             {f->heal_done_ns ? f->heal_done_ns + rc->settle_ns : INT64_MAX, next,

@@ -5,8 +5,17 @@
  * HTTP load generator, keep-alive, same POST /v1/op bodies, same connection
  * count) against the same server. Prints the median of several runs of each
  * and the ratio engine/wrk; wrk missing -> the ratio is reported as absent.
+ * -g N splits the clients into N client groups (each its own schedule,
+ * routing and recorded group), as an experiment with region groups does.
  *
- *   bench_workload [-c clients] [-d seconds] [-r runs]
+ * -R rate: open loop instead, at that many operations per second over all
+ * clients (and groups): prints, per run and as medians, the configured,
+ * offered and achieved rates, the achieved rate's deviation from the
+ * configured one, late and missed slots, the worst lag, the p50/p99
+ * latency, and the time recording one operation costs (hist_append, the
+ * latency recording adds to each operation).
+ *
+ *   bench_workload [-c clients] [-d seconds] [-r runs] [-g groups] [-R rate]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +31,7 @@
 #include <curl/curl.h>
 
 #include "faultline/err.h"
+#include "faultline/timeutil.h"
 #include "faultline/workload.h"
 
 static int cmp_d(const void *a, const void *b)
@@ -94,9 +104,109 @@ static double run_wrk(int port, int clients, int secs)
     return rps;
 }
 
+/* Split c's clients and rate into n groups (n <= clients). */
+static void make_groups(struct wl_config *c, unsigned n)
+{
+    unsigned clients = c->clients, g;
+    double rate = c->rate;
+
+    for (g = 0; g < n; g++) {
+        struct wl_group gr;
+
+        memset(&gr, 0, sizeof(gr));
+        snprintf(gr.name, sizeof(gr.name), "group-%u", g + 1);
+        gr.clients = clients / n + (g < clients % n);
+        gr.rate = rate * gr.clients / clients;
+        gr.routing = WL_ROUTE_PREFERRED;
+        gr.netns_fd = -1;
+        wl_config_add_group(c, &gr, NULL);
+    }
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* p-th percentile (0..1) of the non-final records' latencies, in ms. */
+static double latency_ms(const struct hist *h, double p)
+{
+    int64_t *l = malloc((h->n ? h->n : 1) * sizeof(*l));
+    size_t i, n = 0;
+    double r;
+
+    if (!l)
+        return -1;
+    for (i = 0; i < h->n; i++)
+        l[n++] = h->ops[i].complete_ns - h->ops[i].invoke_ns;
+    qsort(l, n, sizeof(*l), cmp_i64);
+    r = n ? (double)l[(size_t)(p * (double)(n - 1))] / 1e6 : 0;
+    free(l);
+    return r;
+}
+
+/* What recording costs per operation: ns per hist_append into a growing history. */
+static double record_ns(void)
+{
+    struct hist h;
+    struct hist_op o;
+    int64_t t0, t1;
+    size_t i, n = 2000000;
+
+    memset(&o, 0, sizeof(o));
+    hist_init(&h);
+    t0 = fl_now_ns();
+    for (i = 0; i < n; i++) {
+        o.invoke_ns = (int64_t)i;
+        o.value = i + 1;
+        hist_append(&h, &o);
+    }
+    t1 = fl_now_ns();
+    hist_free(&h);
+    return (double)(t1 - t0) / (double)n;
+}
+
+/* -R: the open-loop runs. */
+static int open_loop(struct wl_config *c, int runs)
+{
+    double ach[16], off[16], dev[16], p50[16], p99[16];
+    struct fl_err err = {0};
+    int i;
+
+    for (i = 0; i < runs; i++) {
+        struct hist h;
+        struct wl_stats s;
+
+        hist_init(&h);
+        if (wl_run(c, &fl_driver_refstore, &h, &s, NULL, NULL, NULL, &err) < 0) {
+            fprintf(stderr, "bench_workload: %s\n", err.msg);
+            return -1;
+        }
+        off[i] = s.offered_rate;
+        ach[i] = s.achieved_rate;
+        dev[i] = (s.achieved_rate - c->rate) / c->rate * 100;
+        p50[i] = latency_ms(&h, 0.50);
+        p99[i] = latency_ms(&h, 0.99);
+        printf("run %d: configured %.0f/s offered %.0f/s achieved %.0f/s (%+.2f%%), late %llu, "
+               "missed %llu, max lag %.2f ms, latency p50 %.3f ms p99 %.3f ms, %zu records\n",
+               i + 1, c->rate, off[i], ach[i], dev[i], (unsigned long long)s.late,
+               (unsigned long long)s.missed, (double)s.max_lag_ns / 1e6, p50[i], p99[i], h.n);
+        hist_free(&h);
+    }
+    printf("open loop, %u clients in %zu groups: configured %.0f/s, median offered %.0f/s, "
+           "achieved %.0f/s (%+.2f%%), latency p50 %.3f ms p99 %.3f ms\n",
+           c->clients, c->ngroups ? c->ngroups : 1, c->rate, median(off, runs), median(ach, runs),
+           median(dev, runs), median(p50, runs), median(p99, runs));
+    printf("recording one operation (hist_append): %.1f ns\n", record_ns());
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int clients = 8, secs = 2, runs = 5, ch, i, port = 17999;
+    int clients = 8, secs = 2, runs = 5, ch, i, port = 17999, groups = 0;
+    double rate = 0;
     double eng[16], base[16];
     int nbase = 0;
     pid_t pid;
@@ -105,7 +215,7 @@ int main(int argc, char **argv)
     struct fl_err err = {0};
     bool have_wrk = system("command -v wrk >/dev/null 2>&1") == 0;
 
-    while ((ch = getopt(argc, argv, "c:d:r:p:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:d:r:p:g:R:")) != -1) {
         switch (ch) {
         case 'c':
             clients = atoi(optarg);
@@ -119,13 +229,22 @@ int main(int argc, char **argv)
         case 'p':
             port = atoi(optarg);
             break;
+        case 'g':
+            groups = atoi(optarg);
+            break;
+        case 'R':
+            rate = atof(optarg);
+            break;
         default:
-            fprintf(stderr, "usage: bench_workload [-c clients] [-d seconds] [-r runs]\n");
+            fprintf(stderr, "usage: bench_workload [-c clients] [-d seconds] [-r runs] [-g groups] "
+                            "[-R rate]\n");
             return 2;
         }
     }
-    if (runs < 1 || runs > 16 || clients < 1 || secs < 1 || secs > 60) {
-        fprintf(stderr, "bench_workload: runs 1..16, clients >= 1, seconds 1..60\n");
+    if (runs < 1 || runs > 16 || clients < 1 || secs < 1 || secs > 60 || groups < 0 ||
+        groups > clients || groups > WL_MAX_GROUPS || rate < 0) {
+        fprintf(stderr, "bench_workload: runs 1..16, clients >= 1, seconds 1..60, groups "
+                        "0..min(clients, 16), rate >= 0\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -133,7 +252,7 @@ int main(int argc, char **argv)
     usleep(300000);
     wl_config_init(&c);
     c.clients = (unsigned)clients;
-    c.rate = 0; /* closed loop: as fast as the server answers */
+    c.rate = rate; /* 0: closed loop, as fast as the server answers */
     c.duration_ns = (int64_t)secs * 1000000000LL;
     c.keys = 1000;
     c.timeout_ns = 2000000000LL;
@@ -141,6 +260,15 @@ int main(int argc, char **argv)
     wl_config_add_mix(&c, "set-secret", 1, NULL);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
     wl_config_add_endpoint(&c, "west", url, NULL);
+    if (groups > 0)
+        make_groups(&c, (unsigned)groups);
+    if (rate > 0) {
+        int r = open_loop(&c, runs);
+
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        return r < 0 ? 3 : 0;
+    }
     for (i = 0; i < runs; i++) {
         struct hist h;
         struct wl_stats s;
@@ -165,8 +293,9 @@ int main(int argc, char **argv)
     }
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
-    printf("bench_workload: %d clients, %d s x %d runs, loopback refstore (key-vault primary)\n",
-           clients, secs, runs);
+    printf("bench_workload: %d clients in %d groups, %d s x %d runs, loopback refstore "
+           "(key-vault primary)\n",
+           clients, groups ? groups : 1, secs, runs);
     printf("engine (drive + record history): median %.0f ops/s\n", median(eng, runs));
     if (nbase > 0) {
         double b = median(base, nbase);

@@ -56,7 +56,8 @@ struct vfy_failover_cfg {
     int64_t max_ns;           /* VFY_UNBOUNDED: measure only */
     struct vfy_names classes; /* empty: every class seen, minus those read_only refuses */
     struct vfy_sustain sustain;
-    enum vfy_anchor anchor; /* outage start: apply_done (default) or apply_sent */
+    enum vfy_anchor anchor;  /* outage start: apply_done (default) or apply_sent */
+    struct vfy_names groups; /* client groups judged (history "group"); empty: every client */
 };
 
 /* failback: {max: 60s, writes: required} */
@@ -134,6 +135,7 @@ struct vfy_availability_cfg {
     bool enabled;
     size_t nfloors;
     struct vfy_floor floors[VFY_FLOORS_MAX];
+    struct vfy_names groups; /* client groups judged (history "group"); empty: every client */
 };
 
 /* linearizable: {budget: 10s, max_states: N} (per key; exceeding it is inconclusive) */
@@ -157,6 +159,19 @@ struct vfy_routing_cfg {
     struct vfy_names ops;       /* the reads judged; empty: every read */
 };
 
+/*
+ * conflict_feed: {}: every acknowledged write missing after recovery is in
+ * the service's conflict feed (verifiers/vfy_conflict_feed.c). The feed is
+ * not written in the file: the run loop fetches it after the final reads
+ * (refstore: GET /v1/conflicts on every replica) and fills it in here.
+ */
+struct vfy_conflict_feed_cfg {
+    bool enabled;
+    bool fetched;           /* the feed was read (else the verdict is inconclusive) */
+    const uint64_t *values; /* the written values in the feed, any order (caller-owned) */
+    size_t nvalues;
+};
+
 struct vfy_config {
     struct vfy_failover_cfg failover;
     struct vfy_failback_cfg failback;
@@ -166,6 +181,7 @@ struct vfy_config {
     struct vfy_availability_cfg availability;
     struct vfy_linearizable_cfg linearizable;
     struct vfy_routing_cfg routing;
+    struct vfy_conflict_feed_cfg conflict_feed;
     /* verify.allow_inconclusive: verifiers whose inconclusive result does not fail the run */
     struct vfy_names allow_inconclusive;
 };
@@ -256,6 +272,9 @@ int vfy_availability_check(const struct hist *h, const struct hist_faults *fault
                            struct fl_err *err);
 int vfy_routing_check(const struct hist *h, const struct hist_faults *faults,
                       const struct vfy_config *cfg, struct vfy_result *out, struct fl_err *err);
+int vfy_conflict_feed_check(const struct hist *h, const struct hist_faults *faults,
+                            const struct vfy_config *cfg, struct vfy_result *out,
+                            struct fl_err *err);
 int vfy_linearizable_check(const struct hist *h, const struct hist_faults *faults,
                            const struct vfy_config *cfg, struct vfy_result *out,
                            struct fl_err *err);

@@ -49,6 +49,24 @@ struct wl_mix {
     double weight; /* > 0; relative */
 };
 
+#define WL_MAX_GROUPS 16
+#define WL_GROUP_MAX  64
+
+/*
+ * A client group: its own clients, rate, routing and network namespace.
+ * With groups, client numbers run through the groups in order (the first
+ * group's clients first) and every record carries its client's group.
+ */
+struct wl_group {
+    char name[WL_GROUP_MAX];
+    unsigned clients;
+    double rate; /* this group's offered ops/s (open loop when the config's rate > 0) */
+    enum wl_routing routing;
+    char regions[WL_MAX_REGIONS][FL_REGION_MAX]; /* preferred order; 0: endpoints' order */
+    size_t nregions;
+    int netns_fd; /* network namespace the group's sockets live in; -1: the caller's */
+};
+
 struct wl_config {
     unsigned clients;    /* concurrent clients, 1..WL_MAX_CLIENTS */
     double rate;         /* offered ops/s over all clients; 0 = closed loop, as fast as possible */
@@ -70,6 +88,14 @@ struct wl_config {
     uint32_t client_base;          /* number of the first client in the history */
     char final_read_op[WL_OP_MAX]; /* wl_final_reads: "" -> first get/read op of the mix */
     enum wl_model model;           /* default WL_MODEL_REGISTER */
+    /*
+     * Client groups (wl_config_add_group); 0: one group of `clients` built
+     * from rate, routing and regions above, recorded with no group. With
+     * groups, clients must equal the sum of the groups' clients and rate
+     * their sum (0 for every group: closed loop).
+     */
+    struct wl_group groups[WL_MAX_GROUPS];
+    size_t ngroups;
 };
 
 struct wl_stats {
@@ -95,6 +121,12 @@ int wl_config_add_mix(struct wl_config *c, const char *op, double weight, struct
 /* Add an endpoint (region, url). 0 or -E2BIG/-EINVAL. */
 int wl_config_add_endpoint(struct wl_config *c, const char *region, const char *url,
                            struct fl_err *err);
+/*
+ * Add a group (copied; netns_fd stays the caller's, open until wl_run
+ * returns) and add its clients and rate to c->clients / c->rate (the first
+ * group replaces the defaults). 0 or -E2BIG/-EINVAL with err.
+ */
+int wl_config_add_group(struct wl_config *c, const struct wl_group *g, struct fl_err *err);
 /* Check a config before running. 0 or -EINVAL with a message. */
 int wl_config_check(const struct wl_config *c, struct fl_err *err);
 /*

@@ -381,7 +381,9 @@ static void demote(struct rs_replica *r, const char *new_wr, int64_t now)
 /*
  * A peer told us (heartbeat, replication, or a 409 answer: o) its view of
  * (write region, epoch): adopt a newer one. from_region is the region of the
- * replica that said it (NULL if unknown).
+ * replica that said it (NULL if unknown); fresh: o answers a request of ours
+ * (a request from a peer may have waited in a socket buffer while this
+ * replica was stopped, so its counts may be old).
  *
  * A handover or reclaim epoch fences nothing: in a handover the old write
  * region sent everything before passing the role on; in a reclaim the
@@ -396,7 +398,8 @@ static void demote(struct rs_replica *r, const char *new_wr, int64_t now)
  * cannot tell that from the write region's loss and promotes itself; the
  * writes the write region went on acknowledging are not lost.
  */
-static void peer_state(struct rs_replica *r, json_t *o, const char *from_region, int64_t now)
+static void peer_state(struct rs_replica *r, json_t *o, const char *from_region, bool fresh,
+                       int64_t now)
 {
     const char *wr = json_string_value(json_object_get(o, "write_region"));
     uint64_t epoch = (uint64_t)json_integer_value(json_object_get(o, "epoch"));
@@ -413,6 +416,9 @@ static void peer_state(struct rs_replica *r, json_t *o, const char *from_region,
         (strcmp(wr, r->write_region) == 0 || prio(r, wr) >= prio(r, r->write_region)))
         return;
     was = strcmp(r->write_region, r->region) == 0;
+    if (was && !handover && strcmp(wr, r->region) != 0 && from_region &&
+        strcmp(from_region, wr) == 0 && !fresh)
+        return; /* a request may have waited in a buffer: our own exchange with it decides */
     if (was && !handover && strcmp(wr, r->region) != 0 && from_region &&
         strcmp(from_region, wr) == 0 && json_is_integer(ew) && json_integer_value(ew) == 0) {
         r->epoch = epoch + 1;
@@ -670,7 +676,7 @@ static void *hb_main(void *arg)
         if (rep) {
             contact(r, p, now);
             peer_view(p, rep);
-            peer_state(r, rep, p->a.region, now);
+            peer_state(r, rep, p->a.region, true, now);
             recompute_current(r, now);
         }
         do_resync = r->resync_peer == p->idx && rep != NULL;
@@ -756,7 +762,7 @@ static void *repl_main(void *arg)
             pthread_cond_broadcast(&r->cv);
         } else if (rep) {
             contact(r, p, now);
-            peer_state(r, rep, p->a.region, now);
+            peer_state(r, rep, p->a.region, true, now);
         } else {
             int64_t back = r->c.heartbeat_ns < 100 * MS ? r->c.heartbeat_ns : 100 * MS;
 
@@ -1590,7 +1596,7 @@ json_t *rs_replica_heartbeat(struct rs_replica *r, json_t *req, int *status)
         contact(r, p, now);
         peer_view(p, req);
     }
-    peer_state(r, req, p ? p->a.region : NULL, now);
+    peer_state(r, req, p ? p->a.region : NULL, false, now);
     recompute_current(r, now);
     rep = hb_json(r, p, now);
     pthread_mutex_unlock(&r->mu);
@@ -1614,7 +1620,7 @@ json_t *rs_replica_replicate(struct rs_replica *r, json_t *req, int *status)
     p = peer_by_id(r, json_string_value(json_object_get(req, "from")));
     if (p)
         contact(r, p, now);
-    peer_state(r, req, p ? p->a.region : NULL, now);
+    peer_state(r, req, p ? p->a.region : NULL, false, now);
     if (is_cosmos_single(r) && epoch < r->epoch) {
         /* A stale write region: its writes go to its conflict feed, not here. */
         rep = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:I}", "error", "stale epoch", "code",
@@ -1625,12 +1631,18 @@ json_t *rs_replica_replicate(struct rs_replica *r, json_t *req, int *status)
         *status = 409;
         return rep;
     }
-    if (r->resync_peer >= 0) {
-        /* Resyncing: the sender keeps these queued and sends them again after the load. */
+    if (r->resync_peer >= 0 || (is_cosmos_single(r) && epoch > r->epoch)) {
+        /*
+         * Resyncing, or a newer epoch not adopted yet (decided by this replica's
+         * own next exchange with the sender's region): the sender keeps these
+         * queued and sends them again.
+         */
         pthread_mutex_unlock(&r->mu);
         *status = 503;
-        return json_pack("{s:s, s:s}", "error", "resyncing from the write region", "code",
-                         "resyncing");
+        return json_pack("{s:s, s:s}", "error",
+                         r->resync_peer >= 0 ? "resyncing from the write region"
+                                             : "newer epoch not adopted yet",
+                         "code", r->resync_peer >= 0 ? "resyncing" : "not_ready");
     }
     json_array_foreach(ents, i, e)
     {

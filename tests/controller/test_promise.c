@@ -142,8 +142,8 @@ static json_t *report(const char *name, const char *verdict, const char *row, co
 {
     json_t *r = json_pack(
         "{s:s,s:s,s:{s:i},s:[{s:s,s:s,s:b,s:{s:I,s:I,s:I},s:{s:i}}],s:[{s:s,s:s,s:s,s:s}]}",
-        "experiment", name, "verdict", verdict, "durations_ms", "total", 20000, "verifiers",
-        "name", "data_loss", "status", verdict, "pass", strcmp(verdict, "pass") == 0, "measured",
+        "experiment", name, "verdict", verdict, "durations_ms", "total", 20000, "verifiers", "name",
+        "data_loss", "status", verdict, "pass", strcmp(verdict, "pass") == 0, "measured",
         "lost_updates", (json_int_t)lost, "lost_before", (json_int_t)lost, "lost_after",
         (json_int_t)0, "bound", "max_updates", 0, "promise", "doc", "cosmos-ha", "row", row,
         "column", col, "claim", "no data loss");
@@ -228,8 +228,8 @@ static void tables_should_follow_the_documents_rows_and_columns(void **state)
     (void)state;
     reports[0] = report("a", "pass", "zone failure: data loss", "single region, with AZ", 0);
     reports[1] = report("b", "fail", "zone failure: data loss", "multi-region, one write", 3);
-    reports[2] = report("c", "inconclusive", "zone failure: availability", "single region, with AZ",
-                        0);
+    reports[2] =
+        report("c", "inconclusive", "zone failure: availability", "single region, with AZ", 0);
     /* two experiments in one cell: one broken breaks it */
     reports[3] = report("d1", "pass", "zone failure: availability", "multi-region, one write", 0);
     reports[4] = report("d2", "fail", "zone failure: availability", "multi-region, one write", 0);
@@ -294,10 +294,12 @@ static void index_should_write_promises_md_and_a_section_of_index_html(void **st
     assert_int_equal(report_index_write(dir, reports, subdirs, 3, &err), 0);
     snprintf(path, sizeof(path), "%s/promises.md", dir);
     md = slurp(path);
-    assert_non_null(strstr(md, "## cosmos-ha\n\n| | single region, with AZ | multi \\| region |\n"
-                               "|---|---|---|\n"
-                               "| zone failure: data loss | **kept**: no data loss. [a](a/report.html) kept: "));
-    assert_non_null(strstr(md, " **broken**: no data loss. [b](b/report.html) broken: data_loss: "));
+    assert_non_null(strstr(
+        md, "## cosmos-ha\n\n| | single region, with AZ | multi \\| region |\n"
+            "|---|---|---|\n"
+            "| zone failure: data loss | **kept**: no data loss. [a](a/report.html) kept: "));
+    assert_non_null(
+        strstr(md, " **broken**: no data loss. [b](b/report.html) broken: data_loss: "));
     assert_null(strstr(md, "plain"));
     snprintf(path, sizeof(path), "%s/index.html", dir);
     html = slurp(path);

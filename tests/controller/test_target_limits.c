@@ -34,11 +34,12 @@ static void lab_make(struct lab *L, size_t n, size_t per_region, json_t *config)
 
     memset(L, 0, sizeof(*L));
     for (i = 0; i < n; i++) {
-        snprintf(L->region[i], sizeof(L->region[i]), "r%zu", i / per_region);
-        snprintf(L->name[i], sizeof(L->name[i]), "r%zu-z1-h%zu", i / per_region,
-                 i % per_region + 1);
-        snprintf(L->addr[i], sizeof(L->addr[i]), "198.18.%zu.%zu", i / per_region + 1,
-                 33 + i % per_region);
+        /* At most MAX_HOSTS hosts: every figure below fits in a byte. */
+        unsigned r = (unsigned)(i / per_region) & 0xffu, k = (unsigned)(i % per_region) & 0xffu;
+
+        snprintf(L->region[i], sizeof(L->region[i]), "r%u", r);
+        snprintf(L->name[i], sizeof(L->name[i]), "r%u-z1-h%u", r, k + 1);
+        snprintf(L->addr[i], sizeof(L->addr[i]), "198.18.%u.%u", r + 1, 33 + k);
         L->h[i].name = L->name[i];
         L->h[i].region = L->region[i];
         L->h[i].zone = "z1";

@@ -554,6 +554,115 @@ static void linearizable_should_let_an_info_write_take_effect_after_its_recorded
     fx_free(&x);
 }
 
+/* ---- routing ---- */
+
+static void routing_config(struct vfy_config *cfg, const char *second)
+{
+    cfg->routing.enabled = true;
+    cfg->routing.preferred.n = 2;
+    strcpy(cfg->routing.preferred.name[0], "north");
+    snprintf(cfg->routing.preferred.name[1], VFY_NAME_LEN, "%s", second);
+    cfg->routing.lost.n = 1;
+    strcpy(cfg->routing.lost.name[0], "north");
+    cfg->routing.min_ratio = 0.9;
+    cfg->routing.settle_ns = 1000 * MS;
+}
+
+/* n ok reads from region, one every 100 ms from from_ms. */
+static void routed_reads(struct hist *h, const char *region, int64_t from_ms, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++)
+        tl_op(h, 1, "get", false, "k", 0, region, from_ms + 100 * i, from_ms + 100 * i + 5,
+              HIST_OK);
+}
+
+/*
+ * Fault 10000..20000 ms, settle 1 s, ratio 0.9. The clients are still on
+ * north during the first second of the fault and on west during the first
+ * second after the heal: not judged. Judged: 9 of 10 reads from west while
+ * the fault is in effect, exactly the ratio.
+ */
+static void routing_should_judge_after_settle_with_an_inclusive_ratio(void **state)
+{
+    struct fixture x;
+
+    fx_init(&x);
+    routing_config(&x.cfg, "west");
+    tl_fault(&x.fs, "f1", 10000, 10000, 20000, 20000);
+    routed_reads(&x.h, "north", 0, 10);
+    routed_reads(&x.h, "north", 10100, 5); /* settling */
+    routed_reads(&x.h, "west", 11000, 9);
+    routed_reads(&x.h, "north", 12000, 1);
+    routed_reads(&x.h, "west", 20100, 5); /* settling */
+    routed_reads(&x.h, "north", 21000, 10);
+    tl_op(&x.h, 1, "get", false, "k", 0, "north", 15000, 15005, HIST_FAIL); /* counts nowhere */
+    fx_check(&x, vfy_routing_check, VFY_PASS);
+    assert_int_equal(tl_num(x.r.measured, "faults.0.during.ok_reads"), 10);
+    assert_int_equal(tl_num(x.r.measured, "faults.0.during.served.west"), 9);
+    assert_int_equal(tl_num(x.r.measured, "faults.0.after.ok_reads"), 10);
+    assert_int_equal(tl_num(x.r.measured, "faults.0.before.ok_reads"), 10);
+    x.cfg.routing.min_ratio = 0.91;
+    fx_check(&x, vfy_routing_check, VFY_FAIL);
+    assert_contains(x.r.detail, "Fault f1, during: 90.0% of 10 ok reads came from west (expected "
+                                "at least 91%).");
+    fx_free(&x);
+}
+
+/* A second fault with no ok read in any of its phases leaves the verdict inconclusive. */
+static void routing_should_be_inconclusive_when_a_fault_had_nothing_to_judge(void **state)
+{
+    struct fixture x;
+
+    fx_init(&x);
+    routing_config(&x.cfg, "west");
+    tl_fault(&x.fs, "f1", 10000, 10000, 20000, 20000);
+    tl_fault(&x.fs, "f2", 40000, 40000, 50000, 50000);
+    routed_reads(&x.h, "north", 0, 10);
+    routed_reads(&x.h, "west", 11000, 10);
+    fx_check(&x, vfy_routing_check, VFY_INCONCLUSIVE);
+    assert_contains(x.r.reason, "a fault had no ok read in any judged phase");
+    assert_string_equal(json_string_value(tl_get(x.r.measured, "faults.1.during.status")),
+                        "not judged");
+    fx_free(&x);
+}
+
+/* The expected region never appears: reads of an unknown region are not hits. */
+static void routing_should_not_count_unknown_regions_as_the_expected_one(void **state)
+{
+    struct fixture x;
+
+    fx_init(&x);
+    routing_config(&x.cfg, "south");
+    tl_fault(&x.fs, "f1", 10000, 10000, 20000, 20000);
+    routed_reads(&x.h, "north", 0, 10);
+    routed_reads(&x.h, "", 11000, 10);
+    routed_reads(&x.h, "north", 21000, 10);
+    fx_check(&x, vfy_routing_check, VFY_FAIL);
+    assert_int_equal(tl_num(x.r.measured, "faults.0.during.served.(unknown)"), 10);
+    assert_contains(x.r.detail, "Fault f1, during: 0.0% of 10 ok reads came from south");
+    fx_free(&x);
+}
+
+/* After a fault that was never healed there is no "before" phase for the next one. */
+static void routing_should_not_judge_a_before_phase_after_an_unhealed_fault(void **state)
+{
+    struct fixture x;
+
+    fx_init(&x);
+    routing_config(&x.cfg, "west");
+    tl_fault(&x.fs, "f1", 10000, 10000, 0, 0);
+    tl_fault(&x.fs, "f2", 15000, 15000, 20000, 20000);
+    routed_reads(&x.h, "north", 0, 10);
+    routed_reads(&x.h, "west", 11000, 80);
+    fx_check(&x, vfy_routing_check, VFY_PASS);
+    assert_string_equal(json_string_value(tl_get(x.r.measured, "faults.1.before.status")),
+                        "not judged");
+    assert_int_equal(tl_num(x.r.measured, "faults.1.during.ok_reads"), 30);
+    fx_free(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -574,6 +683,10 @@ int main(void)
         cmocka_unit_test(availability_should_fail_below_its_floor_and_only_in_its_phase),
         cmocka_unit_test(availability_should_count_between_faults_on_both_sides),
         cmocka_unit_test(linearizable_should_let_an_info_write_take_effect_after_its_recorded_end),
+        cmocka_unit_test(routing_should_judge_after_settle_with_an_inclusive_ratio),
+        cmocka_unit_test(routing_should_be_inconclusive_when_a_fault_had_nothing_to_judge),
+        cmocka_unit_test(routing_should_not_count_unknown_regions_as_the_expected_one),
+        cmocka_unit_test(routing_should_not_judge_a_before_phase_after_an_unhealed_fault),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -750,7 +750,7 @@ static void ref_data_loss(const struct hist *h, const struct hist_faults *fs,
                 break;
         }
         t->lost_f[g]++;
-        if (w->complete_ns > fs->f[g].apply_sent_ns) {
+        if (w->complete_ns > fs->f[g].apply_done_ns) { /* certainly in effect */
             int64_t d = w->complete_ns - fs->f[g].apply_sent_ns;
 
             t->after++;
@@ -758,7 +758,7 @@ static void ref_data_loss(const struct hist *h, const struct hist_faults *fs,
             if (d > t->reach_a[g])
                 t->reach_a[g] = d;
         } else {
-            int64_t d = fs->f[g].apply_sent_ns - w->complete_ns;
+            int64_t d = fs->f[g].apply_sent_ns - w->complete_ns; /* <= 0 in the apply window */
 
             t->before++;
             t->before_f[g]++;

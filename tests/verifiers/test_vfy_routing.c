@@ -34,25 +34,24 @@ static void reads(struct hist *h, const char *before, const char *during, const 
     tl_op(h, 2, "upsert", true, "k1", 5, "west", 100, 101, HIST_OK);
 }
 
-static int check(const char *before, const char *during, const char *after,
-                 struct vfy_result *out)
+static int check(const char *before, const char *during, const char *after, struct vfy_result *out)
 {
     struct hist h;
     struct hist_faults fs = {0};
     struct vfy_config cfg;
     struct fl_err err = {0};
+    json_t *j = json_loads("{\"routing\":{\"preferred\":[\"north\",\"west\",\"south\"],"
+                           "\"lost\":[\"north\"],\"ratio\":0.9,\"settle\":\"1s\"}}",
+                           0, NULL);
     int r;
 
     hist_init(&h);
     reads(&h, before, during, after);
     tl_fault(&fs, "f1", 10000, 10005, 20000, 20005);
     vfy_config_init_defaults(&cfg);
-    assert_int_equal(vfy_config_from_json(json_loads("{\"routing\":{\"preferred\":[\"north\","
-                                                     "\"west\",\"south\"],\"lost\":[\"north\"],"
-                                                     "\"ratio\":0.9,\"settle\":\"1s\"}}",
-                                                     0, NULL),
-                                          &cfg, &err),
-                     0);
+    assert_non_null(j);
+    assert_int_equal(vfy_config_from_json(j, &cfg, &err), 0);
+    json_decref(j);
     assert_true(cfg.routing.enabled);
     memset(out, 0, sizeof(*out));
     r = vfy_routing_check(&h, &fs, &cfg, out, &err);
@@ -142,8 +141,7 @@ static void routing_config_should_refuse_unknown_keys_and_bad_ratios(void **stat
     assert_int_equal(vfy_config_from_json(j, &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "prefered"));
     json_decref(j);
-    j = json_loads("{\"routing\":{\"preferred\":[\"north\"],\"lost\":[],\"ratio\":1.5}}", 0,
-                   NULL);
+    j = json_loads("{\"routing\":{\"preferred\":[\"north\"],\"lost\":[],\"ratio\":1.5}}", 0, NULL);
     vfy_config_init_defaults(&cfg);
     assert_int_equal(vfy_config_from_json(j, &cfg, &err), -EINVAL);
     json_decref(j);

@@ -144,6 +144,54 @@ static void build_two_sided(struct hist *h, struct hist_faults *fs, size_t *befo
     tl_final(h, "b", 10, 140000);
 }
 
+/*
+ * Fault f1 sent at 100000, certainly in effect at 100010. Key a loses a write
+ * acknowledged at 100005, inside the apply window: the fault may not have
+ * acted yet, so it is the ordinary RPO loss (before, window 0), not a write
+ * lost after the outage began. Key b holds a compare-and-set that compared
+ * and did not swap at 105000: it wrote nothing, so it cannot be lost.
+ */
+static void
+data_loss_should_give_the_apply_window_and_unswapped_cas_the_benefit_of_the_doubt(void **state)
+{
+    struct hist h;
+    struct hist_faults fs;
+    struct vfy_config cfg;
+    struct vfy_result r;
+    size_t cas;
+
+    (void)state;
+    assert_int_equal(hist_init(&h), 0);
+    memset(&fs, 0, sizeof(fs));
+    tl_fault(&fs, "f1", 100000, 100010, 130000, 130010);
+    tl_op(&h, 1, "put", true, "a", 1, "west", 90000, 90010, HIST_OK);
+    tl_op(&h, 1, "put", true, "a", 2, "west", 99990, 100005, HIST_OK);
+    tl_op(&h, 2, "put", true, "b", 10, "west", 90000, 90010, HIST_OK);
+    cas = tl_op(&h, 2, "cas", true, "b", 11, "west", 104990, 105000, HIST_OK);
+    h.ops[cas].flags |= HIST_F_CAS; /* ok, not swapped */
+    tl_final(&h, "a", 1, 140000);
+    tl_final(&h, "b", 10, 140000);
+    config_json(&cfg, "{\"data_loss\":{\"max_window\":\"0s\"}}");
+    assert_int_equal(vfy_data_loss_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_int_equal(r.status, VFY_PASS);
+    assert_int_equal((int)tl_num(r.measured, "lost_before"), 1);
+    assert_int_equal((int)tl_num(r.measured, "lost_after"), 0);
+    assert_int_equal((int)tl_num(r.measured, "window_ms"), 0);
+    assert_int_equal((int)tl_num(r.measured, "checked_writes"), 3);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.earliest.before_fault_ms"), 0);
+    vfy_result_free(&r);
+
+    /* the same cas swapped: it wrote 11, the final read shows 10: lost after the start */
+    h.ops[cas].flags |= HIST_F_SWAPPED;
+    assert_int_equal(vfy_data_loss_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_int_equal(r.status, VFY_FAIL);
+    assert_int_equal((int)tl_num(r.measured, "lost_after"), 1);
+    assert_int_equal((int)tl_num(r.measured, "window_after_ms"), 5000);
+    vfy_result_free(&r);
+    hist_free(&h);
+    hist_faults_free(&fs);
+}
+
 static void data_loss_should_measure_both_sides_of_the_fault_start(void **state)
 {
     struct hist h;
@@ -373,6 +421,8 @@ int main(void)
         cmocka_unit_test(data_loss_should_count_a_missing_set_element_whatever_came_later),
         cmocka_unit_test(data_loss_register_model_should_not_see_an_overwritten_loss),
         cmocka_unit_test(data_loss_should_measure_both_sides_of_the_fault_start),
+        cmocka_unit_test(
+            data_loss_should_give_the_apply_window_and_unswapped_cas_the_benefit_of_the_doubt),
         cmocka_unit_test(read_only_should_fail_when_the_service_served_nothing_at_all),
         cmocka_unit_test(every_verifier_should_be_inconclusive_with_nothing_to_judge),
         cmocka_unit_test(failback_should_be_inconclusive_when_no_fault_was_healed),
