@@ -146,7 +146,7 @@ static void build_two_sided(struct hist *h, struct hist_faults *fs, size_t *befo
 
 /*
  * Fault f1 sent at 100000, certainly in effect at 100010. Key a loses a write
- * acknowledged at 100005, inside the apply window: the fault may not have
+ * acknowledged at 100010, the apply window's last instant: the fault may not have
  * acted yet, so it is the ordinary RPO loss (before, window 0), not a write
  * lost after the outage began. Key b holds a compare-and-set that compared
  * and did not swap at 105000: it wrote nothing, so it cannot be lost.
@@ -165,7 +165,7 @@ data_loss_should_give_the_apply_window_and_unswapped_cas_the_benefit_of_the_doub
     memset(&fs, 0, sizeof(fs));
     tl_fault(&fs, "f1", 100000, 100010, 130000, 130010);
     tl_op(&h, 1, "put", true, "a", 1, "west", 90000, 90010, HIST_OK);
-    tl_op(&h, 1, "put", true, "a", 2, "west", 99990, 100005, HIST_OK);
+    tl_op(&h, 1, "put", true, "a", 2, "west", 99990, 100010, HIST_OK);
     tl_op(&h, 2, "put", true, "b", 10, "west", 90000, 90010, HIST_OK);
     cas = tl_op(&h, 2, "cas", true, "b", 11, "west", 104990, 105000, HIST_OK);
     h.ops[cas].flags |= HIST_F_CAS; /* ok, not swapped */
