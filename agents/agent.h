@@ -32,10 +32,11 @@
 #include "faultline/cidr.h"
 #include "faultline/err.h"
 #include "faultline/inject.h"
+#include "faultline/token.h"
 
 #define AGENT_VERSION        "0.1.0"
-#define AGENT_TOKEN_MIN      16          /* shortest bearer token accepted */
-#define AGENT_TOKEN_MAX      4096        /* longest token file content */
+#define AGENT_TOKEN_MIN      FL_TOKEN_MIN /* shortest bearer token accepted */
+#define AGENT_TOKEN_MAX      FL_TOKEN_MAX /* longest token file content */
 #define AGENT_BODY_MAX       (64 * 1024) /* request bodies above this: 413 */
 #define AGENT_TTL_MIN_MS     100         /* shortest lease */
 #define AGENT_TTL_MAX_MS     86400000LL  /* longest lease: one day */

@@ -168,8 +168,7 @@ static int make_room(const char *dir, long long want)
         }
         used = 0;
         while ((de = readdir(d)) != NULL) {
-            if (de->d_name[0] == '.' ||
-                fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 continue;
             used += (long long)st.st_size;
             if (S_ISREG(st.st_mode) && !file_in_use(de->d_name) &&

@@ -52,6 +52,9 @@ static int mkdir_0700(const char *path, struct fl_err *err)
                        "the agent's user (uid %u) and be writable by nobody else (chmod 0700)",
                        path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777),
                        (unsigned)geteuid());
+    /* Readable by others (a kubelet's hostPath is made 0755): the journal is nobody's business. */
+    if ((st.st_mode & 077) != 0 && chmod(path, 0700) < 0)
+        return fl_errf(err, -errno, "%s: chmod 0700: %s", path, strerror(errno));
     if (access(path, W_OK | X_OK) < 0)
         return fl_errf(err, -errno, "%s: not writable: %s", path, strerror(errno));
     return 0;

@@ -15,6 +15,7 @@
 
 #include "faultline/buf.h"
 #include "faultline/http.h"
+#include "agent_token.h"
 #include "run_int.h"
 
 #define RESP_MAX (1 << 20)
@@ -24,6 +25,7 @@ struct xfer {
     CURL *e;
     char url[EXP_URL_MAX + 160];
     char *body;
+    struct curl_slist *hdr; /* its agent's token: wiped at free */
     struct fl_buf resp;
     char err[CURL_ERROR_SIZE];
 };
@@ -48,6 +50,12 @@ int agents_init(struct agents *A, const struct exp_topology *t, const char *toke
 
 void agents_free(struct agents *A)
 {
+    size_t i;
+
+    for (i = 0; A->tokens != NULL && i < A->n; i++)
+        agent_token_free(A->tokens[i]);
+    free(A->tokens);
+    A->tokens = NULL;
     free(A->url);
     free(A->dead);
     A->url = NULL;
@@ -80,9 +88,12 @@ static void explain(struct agent_reply *r, const struct xfer *x)
 }
 
 static int xfer_add(CURLM *m, struct xfer *x, const struct agent_call *c, size_t i, const char *url,
-                    struct curl_slist *hdr)
+                    const char *token)
 {
     json_t *const body = c->bodies ? c->bodies[i] : NULL;
+
+    if ((x->hdr = agent_headers(token)) == NULL)
+        return -ENOMEM;
 
     snprintf(x->url, sizeof(x->url), "%s%s", url, c->path);
     fl_buf_init(&x->resp, RESP_MAX);
@@ -96,7 +107,7 @@ static int xfer_add(CURLM *m, struct xfer *x, const struct agent_call *c, size_t
         curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, x->body);
     else if (strcmp(c->method, "POST") == 0)
         curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, "{}");
-    curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->hdr);
     curl_easy_setopt(x->e, CURLOPT_PRIVATE, x);
     return curl_multi_add_handle(m, x->e) == CURLM_OK ? 0 : -ENOMEM;
 }
@@ -145,35 +156,30 @@ static void collect(struct agent_call *c, struct xfer *x)
     }
 }
 
-static struct curl_slist *headers(const char *token)
+/* Host h's token: its own (a per-agent token_file), else the run's. */
+static const char *host_token(const struct agents *A, size_t h)
 {
-    struct curl_slist *hdr = NULL;
-    char auth[128];
-
-    if (token) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        hdr = curl_slist_append(hdr, auth);
-    }
-    hdr = curl_slist_append(hdr, "Content-Type: application/json");
-    return curl_slist_append(hdr, "Expect:");
+    return A->tokens != NULL && h < A->n && A->tokens[h] != NULL ? A->tokens[h] : A->token;
 }
 
 int agents_call(const struct agents *A, struct agent_call *c)
 {
     CURLM *m = curl_multi_init();
     struct xfer *x = calloc(c->n ? c->n : 1, sizeof(*x));
-    struct curl_slist *hdr = headers(A->token);
     size_t i;
     int r = 0;
 
     c->failed = c->first_failed = 0;
     c->r = calloc(c->n ? c->n : 1, sizeof(*c->r));
-    if (!m || !x || !hdr || !c->r) {
+    if (!m || !x || !c->r) {
         r = -ENOMEM;
         goto out;
     }
-    for (i = 0; i < c->n && r == 0; i++)
-        r = xfer_add(m, &x[i], c, i, A->url[c->hosts ? c->hosts[i] : i], hdr);
+    for (i = 0; i < c->n && r == 0; i++) {
+        size_t h = c->hosts ? c->hosts[i] : i;
+
+        r = xfer_add(m, &x[i], c, i, A->url[h], host_token(A, h));
+    }
     if (r == 0) {
         perform_all(m);
         collect(c, x);
@@ -186,9 +192,9 @@ out:
         }
         free(x[i].body);
         fl_buf_free(&x[i].resp);
+        agent_headers_free(x[i].hdr);
     }
     free(x);
-    curl_slist_free_all(hdr);
     if (m)
         curl_multi_cleanup(m);
     if (r < 0) {

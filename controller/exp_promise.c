@@ -19,6 +19,9 @@
 
 static const char *const cell_keys[] = {"doc", "row", "column", "claim", "verifiers", NULL};
 static const char *const cell_required[] = {"doc", "row", "column", "claim", NULL};
+/* keys of verify: that are not verifiers */
+static const char *const shared_keys[] = {"sustain", "grace", "allow_inconclusive", "regression",
+                                          NULL};
 
 static int text_field(struct pctx *p, struct fy_node *x, struct fy_node *kn, const char *path,
                       json_t *o, const char *key)
@@ -64,7 +67,7 @@ static int verifier_list(struct pctx *p, struct fy_node *x, struct fy_node *kn, 
         pathf(ip, sizeof(ip), "%s[%zu]", path, i++);
         if ((rc = get_str(p, e, kn, ip, &s)) < 0)
             return rc;
-        if (json_object_get(p->exp->verify, s) == NULL)
+        if (json_object_get(p->exp->verify, s) == NULL || in_list(s, shared_keys))
             return perr(p, e, kn, "%s: '%s' is not a verifier of this file's verify: section", ip,
                         s);
         json_array_append_new(list, json_string(s));

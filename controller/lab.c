@@ -921,8 +921,6 @@ int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *
         if (allow_any) {
             /* A process fault names no address; its target comes from the file, once known. */
             process_file_path(lab, h->name, procs, sizeof(procs));
-            argv[k++] = (char *)"--allow";
-            argv[k++] = (char *)"0.0.0.0/0";
             argv[k++] = (char *)"--process-file";
             argv[k++] = procs;
         }

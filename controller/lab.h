@@ -92,7 +92,7 @@ int lab_spawn(struct lab *lab, const char *ns, const char *name, const char *log
  * Start faultline-agent (binary agent_bin) in every host namespace on the
  * host's control address and port 7070, with the lab's token, a state dir
  * under the lab's dir, --control 198.19.0.0/24 and --allow for the data
- * network and the data interface (and 0.0.0.0/0 when allow_any). Logs go to
+ * network and the data interface (and --process-file when allow_any). Logs go to
  * logdir/agent-<host>.log. Does not wait for them; see the run loop.
  */
 int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *agent_bin,

@@ -64,15 +64,73 @@ static const char *promise_status(const char *verdict)
     return "inconclusive";
 }
 
+/*
+ * What a cell shows of availability and routing, the figures behind their
+ * verdicts: each floor's measured ratio of the first fault ("during read
+ * 98.5%"), each phase's share of reads from the expected region ("during
+ * 100% of 785 from west").
+ */
+static void cell_figures(const json_t *v, const char *name, char *m, size_t ml)
+{
+    const json_t *f0 = json_array_get(json_object_get(json_object_get(v, "measured"), "faults"), 0);
+    const json_t *x;
+    size_t i, used = 0;
+
+    m[0] = '\0';
+    if (strcmp(name, "availability") == 0) {
+        json_array_foreach(json_object_get(json_object_get(v, "bound"), "floors"), i, x)
+        {
+            const char *cls = json_string_value(json_object_get(x, "class"));
+            const char *ph = json_string_value(json_object_get(x, "phase"));
+            const json_t *r = json_object_get(
+                json_object_get(json_object_get(f0, ph ? ph : ""), cls ? cls : ""), "ratio");
+
+            char one[160];
+
+            if (json_is_number(r))
+                snprintf(one, sizeof(one), "%s %s %.1f%% (>= %.0f%%)", ph ? ph : "any",
+                         cls ? cls : "?", json_number_value(r) * 100,
+                         json_number_value(json_object_get(x, "min")) * 100);
+            else
+                snprintf(one, sizeof(one), "%s %s -", ph ? ph : "any", cls ? cls : "?");
+            if (used < ml)
+                used += (size_t)snprintf(m + used, ml - used, "%s%s", used ? ", " : "", one);
+        }
+    } else if (strcmp(name, "routing") == 0) {
+        static const char *const phases[] = {"before", "during", "after"};
+
+        for (i = 0; i < 3; i++) {
+            const json_t *p = json_object_get(f0, phases[i]);
+            const json_t *r = json_object_get(p, "ratio");
+
+            if (p == NULL || used >= ml)
+                continue;
+            if (json_is_number(r))
+                used += (size_t)snprintf(m + used, ml - used,
+                                         "%s%s %.1f%% of %" JSON_INTEGER_FORMAT " reads from %s",
+                                         used ? ", " : "", phases[i], json_number_value(r) * 100,
+                                         json_integer_value(json_object_get(p, "ok_reads")),
+                                         json_string_value(json_object_get(p, "expected")));
+            else
+                used += (size_t)snprintf(m + used, ml - used, "%s%s not judged", used ? ", " : "",
+                                         phases[i]);
+        }
+    }
+}
+
 /* One verifier's figure in one line: "data_loss: 0 lost (bound <= 0 lost) pass". */
 static void figure_line(const json_t *v, char *line, size_t len)
 {
-    char m[512], b[512];
+    char m[512], b[512], c[1024];
     const char *name = json_string_value(json_object_get(v, "name"));
     const char *st = json_string_value(json_object_get(v, "status"));
 
     report_verifier_figures(v, m, sizeof(m), b, sizeof(b));
-    snprintf(line, len, "%s: %s (bound %s) %s", name ? name : "?", m, b, st ? st : "?");
+    cell_figures(v, name ? name : "", c, sizeof(c));
+    if (c[0])
+        snprintf(line, len, "%s: %s %s", name ? name : "?", c, st ? st : "?");
+    else
+        snprintf(line, len, "%s: %s (bound %s) %s", name ? name : "?", m, b, st ? st : "?");
 }
 
 static bool listed(const json_t *names, const char *s)

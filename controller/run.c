@@ -33,6 +33,7 @@
 
 #include <curl/curl.h>
 
+#include "agent_token.h"
 #include "commands.h"
 #include "faultline/buf.h"
 #include "faultline/file.h"
@@ -58,21 +59,6 @@ static void wall_iso(char *buf, size_t len)
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int read_token(const char *path, char *buf, size_t len, struct fl_err *err)
-{
-    FILE *f = fopen(path, "re");
-
-    if (!f)
-        return fl_errf(err, -errno, "cannot read the token file %s: %s", path, strerror(errno));
-    if (!fgets(buf, (int)len, f))
-        buf[0] = '\0';
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    if (strlen(buf) < 16)
-        return fl_errf(err, -EINVAL, "%s: the token must have at least 16 characters", path);
-    return 0;
 }
 
 /* ---- the phases ------------------------------------------------------------ */
@@ -103,9 +89,9 @@ static int phase_staging(struct run *R)
     R->t_agents = fl_now_ns();
     if (!R->o->token_file)
         return run_fail(R, FL_EXIT_USAGE, "%s: staging agents need --token-file", R->exp->file);
-    if (read_token(R->o->token_file, R->token_buf, sizeof(R->token_buf), &R->err) < 0)
+    if (agent_token_read(R->o->token_file, &R->token, &R->err) < 0)
         return run_fail(R, FL_EXIT_USAGE, "%s", R->err.msg);
-    R->agents.token = R->token_buf;
+    R->agents.token = R->token;
     return 0;
 }
 
@@ -604,6 +590,7 @@ static void run_free(struct run *R)
     hist_faults_free(&R->hf);
     fault_plan_free(R->fs, R->nfs);
     agents_free(&R->agents);
+    agent_token_free(R->token);
     json_decref(R->durations);
     json_decref(R->tstatus);
     json_decref(R->report);

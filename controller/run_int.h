@@ -53,7 +53,8 @@ struct agents {
     char (*url)[EXP_URL_MAX]; /* per host */
     bool *dead;               /* per host: stopped answering */
     size_t n;
-    const char *token;
+    const char *token; /* every host's token, unless tokens[i] */
+    char **tokens;     /* per host or NULL: its own token (owned, wiped at free), NULL: token */
 };
 
 struct agent_reply {
@@ -136,7 +137,7 @@ struct run {
     char out[PATH_MAX];
     char labdir[PATH_MAX];
     struct lab *lab;
-    char token_buf[256];
+    char *token; /* staging: --token-file's token (agent_token.h; wiped at free) */
     struct agents agents;
     struct fstate *fs;
     size_t nfs;

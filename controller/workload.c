@@ -614,8 +614,6 @@ static int client_setup(struct client *cl, const struct wl_config *c,
     cl->rng = (c->seed ? c->seed : 0x5eed) ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ull);
     if ((r = hist_init(&cl->h)) < 0)
         return fl_errf(err, r, "out of memory");
-    if (g->name[0] && (r = hist_set_group(&cl->h, cl->num, g->name)) < 0)
-        return fl_errf(err, r, "client %u: cannot record its group", i);
     for (m = 0; m < c->nmix; m++) {
         cl->op_idx[m] = hist_intern(&cl->h.op_names, c->mix[m].op);
         cl->op_kind[m] = fl_driver_kind(drv, c->mix[m].op);
@@ -740,6 +738,8 @@ int wl_run(const struct wl_config *c, const struct fl_driver_ops *drv, struct hi
             r = fl_errf(err, cls[i].err, "client %u: cannot record history", i);
         else if ((r = hist_merge(out, &cls[i].h)) < 0)
             fl_errf(err, r, "cannot merge the client histories");
+        else if (cls[i].g->name[0] && (r = hist_set_group(out, cls[i].num, cls[i].g->name)) < 0)
+            fl_errf(err, r, "client %u: cannot record its group", i); /* one table, in out */
     }
     if (r == 0)
         hist_sort(out);

@@ -315,18 +315,77 @@ static int build_plan(struct inj_ctx *ctx, const char *id, const struct inj_faul
     return 0;
 }
 
-/* Delete the objects of fault id, whether or not the journal knows them. */
-static int delete_objects(struct inj_ctx *ctx, const char *id, struct fl_err *err)
+/*
+ * Is name one of the sets build_plan makes for fault id: "<id>_x_<4|6>" or
+ * "<id>_g<N>_<4|6>"? Ids may contain '_', so a prefix match alone would take
+ * the sets of fault "<id>_g0" too; the rest after "<id>_" holds exactly one '_'
+ * here, and at least two in any set of a longer id.
+ */
+static bool own_set_name(const char *id, const char *name)
 {
+    size_t n = strlen(id);
+    const char *t;
+
+    if (strncmp(name, id, n) != 0 || name[n] != '_')
+        return false;
+    t = name + n + 1;
+    if (*t == 'x') {
+        t++;
+    } else if (*t == 'g' && t[1] >= '0' && t[1] <= '9') {
+        for (t++; *t >= '0' && *t <= '9'; t++)
+            ;
+    } else {
+        return false;
+    }
+    return t[0] == '_' && (t[1] == '4' || t[1] == '6') && t[2] == '\0';
+}
+
+/* Is name in the journal's set list (undo "sets", an array of strings)? */
+static bool journaled_set(const json_t *sets, const char *name)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(sets, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Delete the objects of fault id, whether or not the journal knows them.
+ * The sets deleted are those in the kernel that the journal lists (undo
+ * "sets", recorded at apply), or, without that list (no journal, or one
+ * written before it was recorded), those named exactly as build_plan names
+ * them. Never another fault's set.
+ */
+static int delete_objects(struct inj_ctx *ctx, const char *id, const json_t *undo,
+                          struct fl_err *err)
+{
+    const json_t *jsets = undo != NULL ? json_object_get(undo, "sets") : NULL;
     struct nftp_batch b;
     char prefix[INJ_ID_MAX + 2], **sets = NULL;
-    size_t nsets = 0, i;
+    size_t nsets = 0, i, keep = 0;
     int r;
 
+    if (!json_is_array(jsets))
+        jsets = NULL;
     snprintf(prefix, sizeof(prefix), "%s_", id);
     r = inj_nft_sets_with_prefix(ctx, prefix, &sets, &nsets);
     if (r < 0)
         return fl_errf(err, r, "listing nf_tables sets: %s", strerror(-r));
+    for (i = 0; i < nsets; i++) {
+        bool mine = sets[i] != NULL &&
+                    (jsets != NULL ? journaled_set(jsets, sets[i]) : own_set_name(id, sets[i]));
+
+        if (mine)
+            sets[keep++] = sets[i];
+        else
+            free(sets[i]);
+    }
+    nsets = keep;
     nftp_batch_init(&b, ctx->seq);
     r = nftp_build_delete(&b, id, sets, nsets, err);
     if (r == 0)
@@ -339,6 +398,22 @@ static int delete_objects(struct inj_ctx *ctx, const char *id, struct fl_err *er
         free(sets[i]);
     free(sets);
     return r;
+}
+
+/* Record the plan's set names in undo: revert deletes exactly these. */
+static int record_sets(const struct nftp_plan *pl, json_t *undo)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    if (a == NULL)
+        return -ENOMEM;
+    for (i = 0; i < pl->nsets; i++)
+        if (json_array_append_new(a, json_string(pl->sets[i].name)) < 0) {
+            json_decref(a);
+            return -ENOMEM;
+        }
+    return json_object_set_new(undo, "sets", a) < 0 ? -ENOMEM : 0;
 }
 
 int inj_packet_plan(struct inj_ctx *ctx, const char *id, const struct inj_fault *f,
@@ -354,7 +429,6 @@ static int pkt_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault
     struct nftp_batch b;
     int r, attempt;
 
-    (void)undo;
     pl = malloc(sizeof(*pl));
     if (pl == NULL)
         return fl_errf(err, -ENOMEM, "out of memory");
@@ -362,6 +436,10 @@ static int pkt_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault
     if (r < 0) {
         free(pl);
         return fl_errf(err, r, "fault needs more nf_tables rules than faultline allows");
+    }
+    if (undo != NULL && record_sets(pl, undo) < 0) {
+        free(pl);
+        return fl_errf(err, -ENOMEM, "out of memory");
     }
     for (attempt = 0; attempt < 2; attempt++) {
         struct fl_err e2;
@@ -377,7 +455,7 @@ static int pkt_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault
         nftp_batch_free(&b);
         /* A leftover chain of the same id without a journal: remove, retry once. */
         if (r == -EEXIST && attempt == 0) {
-            if (delete_objects(ctx, id, err) == 0)
+            if (delete_objects(ctx, id, NULL, err) == 0)
                 continue;
         }
         if (r < 0)
@@ -411,12 +489,11 @@ static int pkt_revert(struct inj_ctx *ctx, const char *id, const json_t *spec, c
     int r;
 
     (void)spec;
-    (void)undo;
     /* The last packet fault: deleting the table removes everything at once. */
     if (inj_ctx_count_needing(ctx, INJ_CAP_NFTABLES, id) == 0)
         r = delete_table(ctx, "removing table inet faultline", err);
     else
-        r = delete_objects(ctx, id, err);
+        r = delete_objects(ctx, id, undo, err);
     if (r == -ENOENT) {
         fl_err_clear(err);
         return 1;

@@ -786,7 +786,7 @@ static int proc_revert(struct inj_ctx *ctx, const char *id, const json_t *spec, 
         return resumed > 0 ? 0 : 1; /* all gone: nothing left stopped */
     }
     if (strcmp(action, "kill") == 0 && (unit != NULL || pids != NULL)) {
-        /* Starting something again is asked of the guard: the journal may be older than the policy. */
+        /* Starting anything again asks the guard: the journal may predate the policy. */
         if (guard_fn != NULL && guard_fn(spec, INJ_PROCESS_REVERT, guard_arg, NULL) < 0)
             return 1;
         if (cmd != NULL) {

@@ -102,6 +102,54 @@ static int run_kind(const struct hist *h, const struct hist_faults *faults,
     return r;
 }
 
+/*
+ * Per client group: a verifier that can be restricted to groups, run over
+ * the whole history of a history that has groups, is run again over each
+ * group's records and reported under measured.by_group.<group> (status and
+ * measured); the verdict stays the whole history's. 0 or -ENOMEM.
+ */
+static int by_group(const struct hist *h, const struct hist_faults *faults,
+                    const struct vfy_config *cfg, const struct vfy_kind *k, struct vfy_result *out,
+                    struct fl_err *err)
+{
+    struct vfy_config *gc;
+    struct vfy_names *names;
+    json_t *bg;
+    size_t i;
+    int r = 0;
+
+    if (k->groups_off == VFY_NO_GROUPS || h->groups.n < 2 || out->measured == NULL)
+        return 0;
+    gc = malloc(sizeof(*gc));
+    bg = json_object();
+    if (gc == NULL || bg == NULL) {
+        free(gc);
+        json_decref(bg);
+        return fl_errf(err, -ENOMEM, "out of memory");
+    }
+    *gc = *cfg;
+    names = (struct vfy_names *)((char *)gc + k->groups_off);
+    for (i = 1; i < h->groups.n && r == 0; i++) {
+        struct vfy_result gr;
+
+        memset(&gr, 0, sizeof(gr));
+        names->n = 1;
+        snprintf(names->name[0], VFY_NAME_LEN, "%s", h->groups.s[i]);
+        if ((r = run_kind(h, faults, gc, k, k->run, &gr, err)) < 0)
+            break;
+        json_object_set_new(bg, h->groups.s[i],
+                            json_pack("{s:s,s:O}", "status", vfy_status_name(gr.status), "measured",
+                                      gr.measured ? gr.measured : json_null()));
+        vfy_result_free(&gr);
+    }
+    if (r == 0)
+        json_object_set_new(out->measured, "by_group", bg);
+    else
+        json_decref(bg);
+    free(gc);
+    return r;
+}
+
 static const struct vfy_kind *kind_of(vfy_run_fn fn)
 {
     const struct vfy_kind *k;
@@ -202,8 +250,11 @@ int vfy_run_all(const struct hist *h, const struct hist_faults *faults,
             break;
         memset(&out->r[out->n], 0, sizeof(out->r[out->n]));
         /* restricted to client groups: its own context over their records */
-        r = groups_of(cfg, k) ? run_kind(h, faults, cfg, k, k->run, &out->r[out->n], err)
-                              : k->run(&c, cfg, &out->r[out->n], err);
+        if (groups_of(cfg, k) != NULL) {
+            r = run_kind(h, faults, cfg, k, k->run, &out->r[out->n], err);
+        } else if ((r = k->run(&c, cfg, &out->r[out->n], err)) == 0) {
+            r = by_group(h, faults, cfg, k, &out->r[out->n], err);
+        }
         if (r < 0) {
             vfy_result_free(&out->r[out->n]);
             break;

@@ -6,7 +6,10 @@
  * (SET and GET, combined as a 50/50 mix like the engine's). Prints medians
  * and the ratio engine/redis-benchmark (target: >= 0.8).
  *
- * usage: bench_redis [-c clients] [-d seconds] [-r runs]
+ * -g N splits the clients into N client groups, as an experiment with
+ * region groups does (each its own schedule, routing and recorded group).
+ *
+ * usage: bench_redis [-c clients] [-d seconds] [-r runs] [-g groups]
  * Needs root (a throw-away network namespace: the servers listen on its
  * loopback only) and the redis-server / redis-sentinel / redis-tools packages.
  */
@@ -108,7 +111,7 @@ static double redis_benchmark(int clients, int n)
 
 int main(int argc, char **argv)
 {
-    int clients = 8, secs = 2, runs = 5, ch, i, fd;
+    int clients = 8, secs = 2, runs = 5, ch, i, fd, groups = 0;
     double eng[16], base[16];
     char path[128], conf[160], log[160], url[96], port[16];
     const struct fl_driver_ops *drv = fl_driver_find("redis-sentinel");
@@ -116,20 +119,23 @@ int main(int argc, char **argv)
     struct fl_err err = {0};
     FILE *f;
 
-    while ((ch = getopt(argc, argv, "c:d:r:")) != -1) {
-        if (ch == 'c')
+    while ((ch = getopt(argc, argv, "c:d:r:g:")) != -1) {
+        if (ch == 'g')
+            groups = atoi(optarg);
+        else if (ch == 'c')
             clients = atoi(optarg);
         else if (ch == 'd')
             secs = atoi(optarg);
         else if (ch == 'r')
             runs = atoi(optarg);
         else {
-            fprintf(stderr, "usage: bench_redis [-c clients] [-d seconds] [-r runs]\n");
+            fprintf(stderr, "usage: bench_redis [-c clients] [-d seconds] [-r runs] [-g groups]\n");
             return 2;
         }
     }
-    if (runs < 1 || runs > 16 || clients < 1 || clients > 256 || secs < 1 || secs > 60) {
-        fprintf(stderr, "bench_redis: runs 1..16, clients 1..256, seconds 1..60\n");
+    if (runs < 1 || runs > 16 || clients < 1 || clients > 256 || secs < 1 || secs > 60 ||
+        groups < 0 || groups > clients || groups > WL_MAX_GROUPS) {
+        fprintf(stderr, "bench_redis: runs 1..16, clients 1..256, seconds 1..60, groups 0..16\n");
         return 2;
     }
     if (geteuid() != 0 || access("/usr/bin/redis-server", X_OK) != 0 ||
@@ -203,6 +209,16 @@ int main(int argc, char **argv)
     if (wl_config_add_endpoint(&c, "local", url, &err) < 0) {
         fprintf(stderr, "bench_redis: %s\n", err.msg);
         return 3;
+    }
+    for (i = 0; i < groups; i++) {
+        struct wl_group g;
+
+        memset(&g, 0, sizeof(g));
+        snprintf(g.name, sizeof(g.name), "group-%d", i + 1);
+        g.clients = (unsigned)(clients / groups + (i < clients % groups));
+        g.routing = WL_ROUTE_PREFERRED;
+        g.netns_fd = -1;
+        wl_config_add_group(&c, &g, NULL);
     }
     printf("engine (redis-sentinel driver, full history) vs redis-benchmark -c %d -P 1, "
            "SET/GET 50/50\n",

@@ -609,6 +609,12 @@ static void state_dir_should_be_private_to_the_agent(void **state)
                            "%s/real >/dev/null",
                            bin, ag.dir, ag.dir),
                      0);
+    /* Readable by others (a kubelet's 0755 hostPath): accepted, and made 0700. */
+    assert_int_equal(tu_sh("mkdir -m 0755 %s/wide && %s -n --listen 127.0.0.1:7399 --token-file "
+                           "%s/token --state-dir %s/wide >/dev/null && test \"$(stat -c %%a "
+                           "%s/wide)\" = 700",
+                           ag.dir, bin, ag.dir, ag.dir, ag.dir),
+                     0);
 }
 
 static void capabilities_should_never_probe_in_the_agent_namespace(void **state)

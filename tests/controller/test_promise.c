@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glob.h>
+
 #include "experiment.h"
 #include "report_html.h"
 
@@ -129,6 +131,8 @@ static void malformed_promise_should_be_refused_at_its_line(void **state)
     expect_error("promise: {doc: d, row: r, column: c, claim: x, verifiers: [failover]}\n",
                  "p.yaml:8:60: promise.verifiers[0]: 'failover' is not a verifier of this file's "
                  "verify: section");
+    expect_error("promise: {doc: d, row: r, column: c, claim: x, verifiers: [data_loss, grace]}\n",
+                 "'grace' is not a verifier");
     expect_error("promise: []\n", "p.yaml:8:1: promise: expected 1 to 16 cells, found 0");
     expect_error("promise:\n  - {doc: d, row: r, column: c, claim: x}\n  - {doc: d, row: r}\n",
                  "promise[1]: missing required key 'column'");
@@ -216,6 +220,34 @@ static void cell_should_be_decided_by_its_own_verifiers(void **state)
     /* a verifier the report lacks: nothing to judge */
     assert_string_equal(json_string_value(json_object_get(json_array_get(cells, 2), "status")),
                         "inconclusive");
+    json_decref(row);
+    json_decref(r);
+}
+
+/* Availability and routing cells show the ratios behind the verdict. */
+static void cell_should_show_availability_and_routing_figures(void **state)
+{
+    json_t *r =
+        json_pack("{s:s,s:s,s:[{s:s,s:s,s:{s:[{s:{s:{s:f}}}]},s:{s:[{s:s,s:s,s:f}]}},"
+                  "{s:s,s:s,s:{s:[{s:{s:s,s:i,s:f},s:{s:s,s:i,s:f}}]},s:{}}],"
+                  "s:[{s:s,s:s,s:s,s:s}]}",
+                  "experiment", "rr", "verdict", "pass", "verifiers", "name", "availability",
+                  "status", "pass", "measured", "faults", "during", "read", "ratio", 0.985, "bound",
+                  "floors", "class", "read", "phase", "during", "min", 0.97, "name", "routing",
+                  "status", "pass", "measured", "faults", "before", "expected", "north", "ok_reads",
+                  801, "ratio", 1.0, "during", "expected", "west", "ok_reads", 785, "ratio", 0.5,
+                  "bound", "promise", "doc", "d", "row", "r", "column", "c", "claim", "x");
+    json_t *row;
+    const char *m;
+
+    (void)state;
+    assert_non_null(r);
+    row = report_summary_row(r, "rr/report.html");
+    m = json_string_value(
+        json_object_get(json_array_get(json_object_get(row, "promises"), 0), "measured"));
+    assert_non_null(strstr(m, "availability: during read 98.5% (>= 97%) pass"));
+    assert_non_null(strstr(m, "routing: before 100.0% of 801 reads from north, during 50.0% of "
+                              "785 reads from west pass"));
     json_decref(row);
     json_decref(r);
 }
@@ -343,6 +375,77 @@ static void run_without_promises_should_say_so(void **state)
     assert_int_equal(system(path), 0);
 }
 
+/*
+ * Every file of experiments/seeds/ validates, quotes the seed it checks
+ * (in English) and has a promise naming one of the seeds' documents; the
+ * Cosmos high-availability table has every (row, column) cell.
+ */
+static void seeds_should_validate_quote_and_promise(void **state)
+{
+    static const char *const docs[] = {"cosmos-db-high-availability",
+                                       "cosmos-db-rpo-by-consistency", "cosmos-db-region-outages",
+                                       "key-vault-availability", NULL};
+    static const char *const cols[] = {"single region without AZ",
+                                       "single region with AZ",
+                                       "multi-region, single write region, without AZ",
+                                       "multi-region, single write region, with AZ",
+                                       "multi-region, multiple write regions, with or without AZ",
+                                       NULL};
+    static const char *const rows[] = {"zone failure: data loss", "zone failure: availability",
+                                       "region failure: data loss", "region failure: availability",
+                                       NULL};
+    const char *src = getenv("FAULTLINE_SOURCE_DIR");
+    char pattern[1024], have[64][300];
+    size_t i, j, k, nhave = 0;
+    glob_t g;
+
+    (void)state;
+    assert_non_null(src);
+    snprintf(pattern, sizeof(pattern), "%s/experiments/seeds/*.yaml", src);
+    assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+    assert_true(g.gl_pathc >= 15);
+    for (i = 0; i < g.gl_pathc; i++) {
+        struct experiment *exp = NULL;
+        struct fl_err err = {0};
+        char *text;
+        const json_t *c;
+
+        if (experiment_load(g.gl_pathv[i], &exp, &err) != 0)
+            fail_msg("%s", err.msg);
+        assert_non_null(exp->promise);
+        text = slurp(g.gl_pathv[i]);
+        if (strstr(text, "# Seed (") == NULL && strstr(text, "# Promise (seeds/README.md)") == NULL)
+            fail_msg("%s quotes no seed sentence", g.gl_pathv[i]);
+        free(text);
+        json_array_foreach(exp->promise, j, c)
+        {
+            const char *d = json_string_value(json_object_get(c, "doc"));
+
+            for (k = 0; docs[k] && strcmp(docs[k], d) != 0; k++)
+                ;
+            if (docs[k] == NULL)
+                fail_msg("%s: unknown doc %s", g.gl_pathv[i], d);
+            if (strcmp(d, docs[0]) == 0 && nhave < 64)
+                snprintf(have[nhave++], sizeof(have[0]), "%s|%s",
+                         json_string_value(json_object_get(c, "row")),
+                         json_string_value(json_object_get(c, "column")));
+        }
+        experiment_free(exp);
+    }
+    globfree(&g);
+    for (i = 0; rows[i]; i++) {
+        for (j = 0; cols[j]; j++) {
+            char want[300];
+
+            snprintf(want, sizeof(want), "%s|%s", rows[i], cols[j]);
+            for (k = 0; k < nhave && strcmp(have[k], want) != 0; k++)
+                ;
+            if (k == nhave)
+                fail_msg("no experiment checks the cell %s", want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,9 +455,11 @@ int main(void)
         cmocka_unit_test(malformed_promise_should_be_refused_at_its_line),
         cmocka_unit_test(summary_row_should_carry_promise_status_and_figures),
         cmocka_unit_test(cell_should_be_decided_by_its_own_verifiers),
+        cmocka_unit_test(cell_should_show_availability_and_routing_figures),
         cmocka_unit_test(tables_should_follow_the_documents_rows_and_columns),
         cmocka_unit_test(index_should_write_promises_md_and_a_section_of_index_html),
         cmocka_unit_test(run_without_promises_should_say_so),
+        cmocka_unit_test(seeds_should_validate_quote_and_promise),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -313,6 +313,11 @@ static void availability_should_judge_only_its_groups(void **state)
     assert_int_equal(avail(NULL, &rs), 0);
     assert_int_equal(rs.r[0].status, VFY_FAIL);
     assert_null(json_object_get(rs.r[0].bound, "groups"));
+    /* ...and reports each group on its own: west-app passes, north-app fails */
+    assert_string_equal(json_string_value(tl_get(rs.r[0].measured, "by_group.west-app.status")),
+                        "pass");
+    assert_string_equal(json_string_value(tl_get(rs.r[0].measured, "by_group.north-app.status")),
+                        "fail");
     vfy_results_free(&rs);
     /* west-app only: its writes never failed */
     assert_int_equal(avail("[\"west-app\"]", &rs), 0);
