@@ -769,7 +769,9 @@ int wl_final_reads(const struct wl_config *c, const struct fl_driver_ops *drv, s
 
     for (m = 0; !op && m < c->nmix; m++)
         if (!drv->is_write(c->mix[m].op) &&
-            (strncmp(c->mix[m].op, "get", 3) == 0 || strncmp(c->mix[m].op, "read", 4) == 0))
+            (drv->is_point_read
+                 ? drv->is_point_read(c->mix[m].op)
+                 : strncmp(c->mix[m].op, "get", 3) == 0 || strncmp(c->mix[m].op, "read", 4) == 0))
             op = c->mix[m].op;
     if (!op)
         return fl_errf(err, -EINVAL, "final reads: no read operation (set final_read_op)");

@@ -92,6 +92,12 @@ struct fl_driver_ops {
     bool (*is_write)(const char *op);
     /* Does op remove the key (a write without a value)? */
     bool (*is_delete)(const char *op);
+    /*
+     * Does op read one key's value (what the final reads must use)? A
+     * listing or a metadata read (get-vault) returns none, and final reads
+     * made with it would make every write look lost. NULL: "get*" / "read*".
+     */
+    bool (*is_point_read)(const char *op);
 };
 
 /* The refstore driver (libcurl keep-alive, one handle per endpoint per client). */

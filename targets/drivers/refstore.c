@@ -78,6 +78,18 @@ static bool rs_is_delete(const char *op)
     return strncmp(op, "delete", 6) == 0 || strncmp(op, "purge", 5) == 0;
 }
 
+/* The reads that return the key's value (refstore's "get" kind). */
+static bool rs_is_point_read(const char *op)
+{
+    static const char *const point[] = {"get-secret", "get-key", "backup", "read", NULL};
+    int i;
+
+    for (i = 0; point[i]; i++)
+        if (strcmp(point[i], op) == 0)
+            return true;
+    return false;
+}
+
 static void rs_close(void *conn)
 {
     struct rs_conn *c = conn;
@@ -298,4 +310,5 @@ const struct fl_driver_ops fl_driver_refstore = {
     .close = rs_close,
     .is_write = rs_is_write,
     .is_delete = rs_is_delete,
+    .is_point_read = rs_is_point_read,
 };

@@ -231,6 +231,8 @@ static void history_should_be_valid_jsonl_with_monotonic_times(void **state)
     c.rate = 400;
     c.duration_ns = 1000000000LL;
     c.keys = 20;
+    /* get-vault first: a metadata read returns no value, so final reads must not use it */
+    wl_config_add_mix(&c, "get-vault", 1, NULL);
     wl_config_add_mix(&c, "get-secret", 3, NULL);
     wl_config_add_mix(&c, "set-secret", 3, NULL);
     wl_config_add_mix(&c, "delete-secret", 1, NULL);
@@ -272,6 +274,7 @@ static void history_should_be_valid_jsonl_with_monotonic_times(void **state)
             finals++;
             assert_int_equal(client, 4);
             assert_string_equal(outcome, "ok");
+            assert_string_equal(json_string_value(json_object_get(o, "op")), "get-secret");
         }
         if (strcmp(type, "write") == 0 &&
             strcmp(json_string_value(json_object_get(o, "op")), "set-secret") == 0) {
