@@ -278,134 +278,137 @@ static int recover(struct inj_ctx *inj, struct fl_err *err)
     return inj_sweep(inj, err);
 }
 
-int main(int argc, char **argv)
-{
+/* The daemon across its start-up phases; fd, lockfd -1 and pointers NULL until made. */
+struct daemon {
     struct agent_config cfg;
-    struct inj_config icfg;
-    struct inj_ctx *inj = NULL;
-    struct MHD_Daemon *d = NULL;
+    struct inj_ctx *inj; /* until agent_init takes it */
+    struct MHD_Daemon *d;
     struct agent a;
-    struct fl_err err;
+    bool have_agent;
+    int fd, lockfd;
+    sigset_t set; /* the signals sigwait takes */
     char journal[4096];
-    sigset_t set;
-    int r, sig, fd = -1, lockfd = -1, rc = 1;
-    bool have_agent = false;
-    size_t n;
+};
 
-    fl_log_init("faultline-agent", 0);
-    fl_err_clear(&err);
-    r = agent_config_parse(&cfg, argc, argv, &err);
-    if (r == 1) {
-        agent_usage(stdout);
-        return 0;
-    }
-    if (r < 0) {
-        log_warnx("%s", err.msg);
-        agent_usage(stderr);
-        agent_config_free(&cfg);
-        return 2;
-    }
-    fl_log_init("faultline-agent", cfg.verbose);
-    if ((r = agent_config_load(&cfg, &err)) < 0)
-        goto fail;
-    if (cfg.n_allow == 0 && cfg.n_allow_devs == 0 && cfg.n_procs == 0 && !cfg.process_file)
-        log_warnx("no --allow given: every fault will be refused (403)");
-    agent_control_warn(&cfg);
-    if ((r = state_prepare(&cfg, !cfg.check_only, &lockfd, &err)) < 0)
-        goto fail;
-    if (cfg.check_only) {
-        printf("configuration OK\n");
-        agent_config_free(&cfg);
-        return 0;
-    }
-
+/* Fewer malloc arenas, no SIGPIPE, and the stop/reload signals blocked for sigwait. */
+static void process_setup(struct daemon *D)
+{
     /* Fewer malloc arenas: the HTTP threads do little and RSS stays small. */
     mallopt(M_ARENA_MAX, 2);
     signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
+    sigemptyset(&D->set);
+    sigaddset(&D->set, SIGTERM);
+    sigaddset(&D->set, SIGINT);
+    sigaddset(&D->set, SIGHUP);
     /* Blocked before any thread exists: every thread inherits the mask. */
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    pthread_sigmask(SIG_BLOCK, &D->set, NULL);
+}
 
-    if ((fd = bind_socket(&cfg, &err)) < 0) {
-        r = fd;
-        goto fail;
-    }
-    snprintf(journal, sizeof(journal), "%s/journal", cfg.state_dir);
+/* Bind the socket, open the injector, revert what a previous run left, make the agent. */
+static int open_and_recover(struct daemon *D, struct fl_err *err)
+{
+    struct inj_config icfg;
+    int r;
+
+    if ((D->fd = bind_socket(&D->cfg, err)) < 0)
+        return D->fd;
+    snprintf(D->journal, sizeof(D->journal), "%s/journal", D->cfg.state_dir);
     memset(&icfg, 0, sizeof(icfg));
-    icfg.state_dir = journal;
-    icfg.exempt = cfg.control;
-    icfg.n_exempt = cfg.n_control;
-    if ((r = inj_open(&icfg, &inj, &err)) < 0)
-        goto fail;
+    icfg.state_dir = D->journal;
+    icfg.exempt = D->cfg.control;
+    icfg.n_exempt = D->cfg.n_control;
+    if ((r = inj_open(&icfg, &D->inj, err)) < 0)
+        return r;
     /* Before the journal is replayed: a restart it names obeys today's policy. */
-    agent_process_guard_install(&cfg);
+    agent_process_guard_install(&D->cfg);
     /* Before serving: whatever a previous run left behind goes. */
-    if ((r = recover(inj, &err)) < 0) {
-        fl_err_prefix(&err, "start-up recovery");
-        goto fail;
+    if ((r = recover(D->inj, err)) < 0) {
+        fl_err_prefix(err, "start-up recovery");
+        return r;
     }
-    agent_init(&a, &cfg, inj);
-    inj = NULL;
-    have_agent = true;
-    /*
-     * The capability probe runs once, now, while the agent can still make a
-     * private network namespace for it; /v1/capabilities serves this result
-     * and never probes (nor creates probe devices) again.
-     */
-    a.caps = probe_private(cfg.state_dir);
-    if (a.caps == NULL) {
+    agent_init(&D->a, &D->cfg, D->inj);
+    D->inj = NULL;
+    D->have_agent = true;
+    return 0;
+}
+
+/*
+ * The capability probe runs once, now, while the agent can still make a
+ * private network namespace for it; /v1/capabilities serves this result
+ * and never probes (nor creates probe devices) again.
+ */
+static void probe_caps(struct daemon *D)
+{
+    struct agent *a = &D->a;
+
+    a->caps = probe_private(D->cfg.state_dir);
+    if (a->caps == NULL) {
         log_warnx("cannot make a private network namespace for the capability probe (no "
                   "CAP_SYS_ADMIN, user namespaces off, or RestrictNamespaces=); probing once "
                   "here, now, with short-lived flprobe* devices in this namespace");
-        if (inj_probe(a.inj, &a.caps, NULL) < 0 || a.caps == NULL)
+        if (inj_probe(a->inj, &a->caps, NULL) < 0 || a->caps == NULL)
             log_warnx("start-up capability probe failed; /v1/capabilities will answer 500");
     }
-    if ((r = agent_priv_drop(agent_process_enabled(&cfg), &err)) < 0)
-        goto fail;
-    if (listen(fd, 128) < 0) {
-        r = fl_errf(&err, -errno, "listen %s: %s", cfg.listen, strerror(errno));
-        goto fail;
-    }
-    if ((r = agent_lease_start(&a)) < 0) {
-        fl_errf(&err, r, "lease thread: %s", strerror(-r));
-        goto fail;
-    }
-    d = agent_api_start(&a, fd, &err);
-    if (d == NULL) {
-        r = err.code ? err.code : -EIO;
-        goto fail;
-    }
-    if (cfg.tls_cert_pem == NULL && !loopback(&cfg))
+}
+
+/* Drop privileges, then listen, start the lease thread and the HTTP API. */
+static int serve(struct daemon *D, struct fl_err *err)
+{
+    const struct agent_config *cfg = &D->cfg;
+    int r;
+
+    if ((r = agent_priv_drop(agent_process_enabled(cfg), err)) < 0)
+        return r;
+    if (listen(D->fd, 128) < 0)
+        return fl_errf(err, -errno, "listen %s: %s", cfg->listen, strerror(errno));
+    if ((r = agent_lease_start(&D->a)) < 0)
+        return fl_errf(err, r, "lease thread: %s", strerror(-r));
+    D->d = agent_api_start(&D->a, D->fd, err);
+    if (D->d == NULL)
+        return err->code ? err->code : -EIO;
+    if (cfg->tls_cert_pem == NULL && !loopback(cfg))
         log_warnx("WARNING: serving plain HTTP on %s: the bearer token crosses the network in "
                   "clear; give --tls-cert/--tls-key outside a lab",
-                  cfg.listen);
-    log_info("serving on %s%s (pid %d, state %s, %zu allow, %zu control)", cfg.listen,
-             cfg.tls_cert_pem ? " with TLS" : "", (int)getpid(), cfg.state_dir,
-             cfg.n_allow + cfg.n_allow_devs, cfg.n_control);
+                  cfg->listen);
+    log_info("serving on %s%s (pid %d, state %s, %zu allow, %zu control)", cfg->listen,
+             cfg->tls_cert_pem ? " with TLS" : "", (int)getpid(), cfg->state_dir,
+             cfg->n_allow + cfg->n_allow_devs, cfg->n_control);
+    return 0;
+}
+
+/* Serve until SIGTERM or SIGINT (SIGHUP reloads the certificate); returns the signal. */
+static int wait_for_stop(struct daemon *D)
+{
+    int sig;
 
     for (;;) {
-        if (sigwait(&set, &sig) != 0)
+        if (sigwait(&D->set, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            reload_tls(&cfg, &a, &d);
+            reload_tls(&D->cfg, &D->a, &D->d);
             continue;
         }
-        break;
+        return sig;
     }
-    log_info("%s: reverting every fault and exiting", strsignal(sig));
-    agent_api_stop(d);
-    d = NULL;
-    agent_capture_stop_all(&a);
-    agent_lease_stop(&a);
+}
+
+/* Stop serving and revert every fault (sweep when that fails). Returns the exit status. */
+static int shut_down(struct daemon *D)
+{
+    struct fl_err err;
+    size_t n;
+    int r, rc;
+
+    agent_api_stop(D->d);
+    D->d = NULL;
+    agent_capture_stop_all(&D->a);
+    agent_lease_stop(&D->a);
     fl_err_clear(&err);
-    r = agent_revert_all(&a, &n, &err);
+    r = agent_revert_all(&D->a, &n, &err);
     if (r < 0) {
         log_warnx("revert-all: %s; sweeping", err.msg);
         fl_err_clear(&err);
-        r = inj_sweep(a.inj, &err);
+        r = inj_sweep(D->a.inj, &err);
     }
     if (r < 0) {
         log_warnx("sweep: %s", err.msg);
@@ -414,26 +417,75 @@ int main(int argc, char **argv)
         log_info("reverted %zu fault(s); bye", n);
         rc = 0;
     }
-    agent_fini(&a);
-    close(fd);
-    if (lockfd >= 0)
-        close(lockfd);
-    agent_config_free(&cfg);
+    agent_fini(&D->a);
+    close(D->fd);
+    if (D->lockfd >= 0)
+        close(D->lockfd);
+    agent_config_free(&D->cfg);
     return rc;
+}
 
-fail:
-    log_warnx("%s", err.msg[0] ? err.msg : strerror(-r));
-    agent_api_stop(d);
-    if (have_agent) {
-        agent_capture_stop_all(&a);
-        agent_lease_stop(&a);
-        agent_fini(&a);
+/* A start-up phase failed: say why, undo what was made. Returns the exit status. */
+static int fail(struct daemon *D, int r, const struct fl_err *err)
+{
+    log_warnx("%s", err->msg[0] ? err->msg : strerror(-r));
+    agent_api_stop(D->d);
+    if (D->have_agent) {
+        agent_capture_stop_all(&D->a);
+        agent_lease_stop(&D->a);
+        agent_fini(&D->a);
     }
-    inj_close(inj);
-    if (fd >= 0)
-        close(fd);
-    if (lockfd >= 0)
-        close(lockfd);
-    agent_config_free(&cfg);
-    return rc;
+    inj_close(D->inj);
+    if (D->fd >= 0)
+        close(D->fd);
+    if (D->lockfd >= 0)
+        close(D->lockfd);
+    agent_config_free(&D->cfg);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct daemon D;
+    struct fl_err err;
+    int r, sig;
+
+    memset(&D, 0, sizeof(D));
+    D.fd = D.lockfd = -1;
+    fl_log_init("faultline-agent", 0);
+    fl_err_clear(&err);
+    r = agent_config_parse(&D.cfg, argc, argv, &err);
+    if (r == 1) {
+        agent_usage(stdout);
+        return 0;
+    }
+    if (r < 0) {
+        log_warnx("%s", err.msg);
+        agent_usage(stderr);
+        agent_config_free(&D.cfg);
+        return 2;
+    }
+    fl_log_init("faultline-agent", D.cfg.verbose);
+    if ((r = agent_config_load(&D.cfg, &err)) < 0)
+        return fail(&D, r, &err);
+    if (D.cfg.n_allow == 0 && D.cfg.n_allow_devs == 0 && D.cfg.n_procs == 0 && !D.cfg.process_file)
+        log_warnx("no --allow given: every fault will be refused (403)");
+    agent_control_warn(&D.cfg);
+    if ((r = state_prepare(&D.cfg, !D.cfg.check_only, &D.lockfd, &err)) < 0)
+        return fail(&D, r, &err);
+    if (D.cfg.check_only) {
+        printf("configuration OK\n");
+        agent_config_free(&D.cfg);
+        return 0;
+    }
+
+    process_setup(&D);
+    if ((r = open_and_recover(&D, &err)) < 0)
+        return fail(&D, r, &err);
+    probe_caps(&D);
+    if ((r = serve(&D, &err)) < 0)
+        return fail(&D, r, &err);
+    sig = wait_for_stop(&D);
+    log_info("%s: reverting every fault and exiting", strsignal(sig));
+    return shut_down(&D);
 }

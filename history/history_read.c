@@ -1,6 +1,7 @@
 /*
- * history.jsonl and faults.jsonl read into memory. Readers name
- * "path:line: what" for every bad line and never keep a half-parsed record.
+ * history.jsonl read into memory (faults.jsonl: faults_read.c). The reader
+ * names "path:line: what" for every bad line and never keeps a half-parsed
+ * record.
  *
  * history.jsonl can hold tens of millions of records, so its reader streams:
  * the file is read in large blocks, split into lines here, and each line is
@@ -10,7 +11,6 @@
  * the first error a line reports does not depend on the order of its keys.
  * jansson, which builds a tree per line, reads about 0.4M records/s on one
  * core; this reader several times that (bench/verifiers/bench_load.c).
- * faults.jsonl is short and read with jansson.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <yajl/yajl_parse.h>
 
 #include "faultline/err.h"
@@ -477,172 +476,228 @@ static int intern16(struct hist_strtab *t, const char *s, uint16_t *out, const c
 }
 
 /* Check the line's record and append it to rd->h. */
-static int record_build(struct reader *rd, const char *path, size_t line, struct fl_err *err)
+/*
+ * One record being read: the operation so far and, when a field is wrong,
+ * which one and why. The rec_* steps below return 0, 1 for a wrong field
+ * (R->field, R->why set), or < 0 with err set.
+ */
+struct rec {
+    struct hist_op op;
+    uint64_t expected; /* cas: the expected value */
+    bool has_set;      /* a set read: its elements are in rd->elem */
+    int field;
+    const char *why;
+};
+
+/* client, op, type and model. */
+static int rec_what(struct reader *rd, struct rec *R, const char *path, size_t line,
+                    struct fl_err *err)
 {
     const struct fval *f = rd->f;
-    const char *s, *why = NULL;
-    struct hist_op op;
-    uint64_t expected = 0;
-    bool has_set = false;
-    char keybuf[32];
+    const char *s;
     int64_t v;
-    int field, idx, r;
+    int r;
 
-    memset(&op, 0, sizeof(op));
-    field = F_CLIENT;
-    if (want_i64(&f[field], true, &v, &why) < 0)
-        goto bad;
+    R->field = F_CLIENT;
+    if (want_i64(&f[R->field], true, &v, &R->why) < 0)
+        return 1;
     if (v < 0 || v > UINT32_MAX) {
-        why = "out of range";
-        goto bad;
+        R->why = "out of range";
+        return 1;
     }
-    op.client = (uint32_t)v;
+    R->op.client = (uint32_t)v;
 
-    field = F_OP;
-    if (want_str(rd, &f[field], true, &s, &why) < 0)
-        goto bad;
+    R->field = F_OP;
+    if (want_str(rd, &f[R->field], true, &s, &R->why) < 0)
+        return 1;
     if (*s == '\0') {
-        why = "must not be empty";
-        goto bad;
+        R->why = "must not be empty";
+        return 1;
     }
-    if ((r = intern16(&rd->h->op_names, s, &op.op, "operation names", path, line, err)) < 0)
+    if ((r = intern16(&rd->h->op_names, s, &R->op.op, "operation names", path, line, err)) < 0)
         return r;
 
-    field = F_TYPE;
-    if (want_str(rd, &f[field], true, &s, &why) < 0)
-        goto bad;
+    R->field = F_TYPE;
+    if (want_str(rd, &f[R->field], true, &s, &R->why) < 0)
+        return 1;
     if (strcmp(s, "write") == 0) {
-        op.is_write = 1;
+        R->op.is_write = 1;
     } else if (strcmp(s, "cas") == 0) {
-        op.is_write = 1;
-        op.flags |= HIST_F_CAS;
+        R->op.is_write = 1;
+        R->op.flags |= HIST_F_CAS;
     } else if (strcmp(s, "read") != 0) {
-        why = "must be \"read\" or \"write\" (or \"cas\" for a compare-and-set)";
-        goto bad;
+        R->why = "must be \"read\" or \"write\" (or \"cas\" for a compare-and-set)";
+        return 1;
     }
 
-    field = F_MODEL;
-    if (want_str(rd, &f[field], false, &s, &why) < 0)
-        goto bad;
+    R->field = F_MODEL;
+    if (want_str(rd, &f[R->field], false, &s, &R->why) < 0)
+        return 1;
     if (strcmp(s, "set") == 0) {
-        op.flags |= HIST_F_SET;
+        R->op.flags |= HIST_F_SET;
     } else if (*s != '\0' && strcmp(s, "register") != 0) {
-        why = "must be \"register\" or \"set\"";
-        goto bad;
+        R->why = "must be \"register\" or \"set\"";
+        return 1;
     }
-    if ((op.flags & HIST_F_SET) && (op.flags & HIST_F_CAS)) {
-        why = "\"set\" does not take a cas (compare-and-set is a register operation)";
-        goto bad;
+    if ((R->op.flags & HIST_F_SET) && (R->op.flags & HIST_F_CAS)) {
+        R->why = "\"set\" does not take a cas (compare-and-set is a register operation)";
+        return 1;
     }
+    return 0;
+}
 
-    field = F_KEY;
-    if (f[field].kind == K_INT) {
-        snprintf(keybuf, sizeof(keybuf), "%" PRId64, f[field].i);
+/* key, value and region. */
+static int rec_where(struct reader *rd, struct rec *R, const char *path, size_t line,
+                     struct fl_err *err)
+{
+    const struct fval *f = rd->f;
+    const char *s;
+    char keybuf[32];
+    int idx, r;
+
+    R->field = F_KEY;
+    if (f[R->field].kind == K_INT) {
+        snprintf(keybuf, sizeof(keybuf), "%" PRId64, f[R->field].i);
         s = keybuf;
-    } else if (want_str(rd, &f[field], true, &s, &why) < 0) {
-        goto bad;
+    } else if (want_str(rd, &f[R->field], true, &s, &R->why) < 0) {
+        return 1;
     }
     if ((idx = hist_intern(&rd->h->keys, s)) < 0)
         return fl_errf(err, idx, "%s:%zu: out of memory", path, line);
-    op.key = (uint32_t)idx;
+    R->op.key = (uint32_t)idx;
 
-    field = F_VALUE;
-    if (check_value(rd, &op, &expected, &has_set, &why) < 0)
-        goto bad;
+    R->field = F_VALUE;
+    if (check_value(rd, &R->op, &R->expected, &R->has_set, &R->why) < 0)
+        return 1;
 
-    field = F_REGION;
-    if (want_str(rd, &f[field], false, &s, &why) < 0)
-        goto bad;
-    if ((r = intern16(&rd->h->regions, s, &op.region, "regions", path, line, err)) < 0)
+    R->field = F_REGION;
+    if (want_str(rd, &f[R->field], false, &s, &R->why) < 0)
+        return 1;
+    if ((r = intern16(&rd->h->regions, s, &R->op.region, "regions", path, line, err)) < 0)
         return r;
+    return 0;
+}
 
-    field = F_INVOKE;
-    if (want_i64(&f[field], true, &op.invoke_ns, &why) < 0)
-        goto bad;
-    field = F_COMPLETE;
-    if (want_i64(&f[field], true, &op.complete_ns, &why) < 0)
-        goto bad;
-    if (op.complete_ns < op.invoke_ns) {
-        why = "is before invoke_ns";
-        goto bad;
+/* invoke_ns, complete_ns, outcome and error. */
+static int rec_when(struct reader *rd, struct rec *R, const char *path, size_t line,
+                    struct fl_err *err)
+{
+    const struct fval *f = rd->f;
+    const char *s;
+    int idx;
+
+    R->field = F_INVOKE;
+    if (want_i64(&f[R->field], true, &R->op.invoke_ns, &R->why) < 0)
+        return 1;
+    R->field = F_COMPLETE;
+    if (want_i64(&f[R->field], true, &R->op.complete_ns, &R->why) < 0)
+        return 1;
+    if (R->op.complete_ns < R->op.invoke_ns) {
+        R->why = "is before invoke_ns";
+        return 1;
     }
 
-    field = F_OUTCOME;
-    if (want_str(rd, &f[field], true, &s, &why) < 0)
-        goto bad;
+    R->field = F_OUTCOME;
+    if (want_str(rd, &f[R->field], true, &s, &R->why) < 0)
+        return 1;
     if (strcmp(s, "ok") == 0) {
-        op.outcome = HIST_OK;
+        R->op.outcome = HIST_OK;
     } else if (strcmp(s, "fail") == 0) {
-        op.outcome = HIST_FAIL;
+        R->op.outcome = HIST_FAIL;
     } else if (strcmp(s, "info") == 0) {
-        op.outcome = HIST_INFO;
+        R->op.outcome = HIST_INFO;
     } else {
-        why = "must be \"ok\", \"fail\" or \"info\"";
-        goto bad;
+        R->why = "must be \"ok\", \"fail\" or \"info\"";
+        return 1;
     }
 
-    field = F_ERROR;
-    if (want_str(rd, &f[field], false, &s, &why) < 0)
-        goto bad;
+    R->field = F_ERROR;
+    if (want_str(rd, &f[R->field], false, &s, &R->why) < 0)
+        return 1;
     if (*s != '\0') {
         if ((idx = hist_intern(&rd->h->errors, s)) < 0)
             return fl_errf(err, idx, "%s:%zu: out of memory", path, line);
-        op.error = (uint32_t)idx;
+        R->op.error = (uint32_t)idx;
+    }
+    return 0;
+}
+
+/* swapped, final and group. */
+static int rec_flags(struct reader *rd, struct rec *R, const char *path, size_t line,
+                     struct fl_err *err)
+{
+    const struct fval *f = rd->f;
+    const char *s;
+    int r;
+
+    R->field = F_SWAPPED;
+    if (f[R->field].kind != K_ABSENT && f[R->field].kind != K_NULL) {
+        if (!(R->op.flags & HIST_F_CAS)) {
+            R->why = "is only allowed on a cas";
+            return 1;
+        }
+        if (f[R->field].kind != K_BOOL) {
+            R->why = "must be true or false";
+            return 1;
+        }
+        if (f[R->field].b && R->op.outcome == HIST_OK)
+            R->op.flags |= HIST_F_SWAPPED;
+    } else if ((R->op.flags & HIST_F_CAS) && R->op.outcome == HIST_OK) {
+        R->why = "missing (required on a cas with outcome ok)";
+        return 1;
     }
 
-    field = F_SWAPPED;
-    if (f[field].kind != K_ABSENT && f[field].kind != K_NULL) {
-        if (!(op.flags & HIST_F_CAS)) {
-            why = "is only allowed on a cas";
-            goto bad;
+    R->field = F_FINAL;
+    if (f[R->field].kind != K_ABSENT && f[R->field].kind != K_NULL) {
+        if (f[R->field].kind != K_BOOL) {
+            R->why = "must be true or false";
+            return 1;
         }
-        if (f[field].kind != K_BOOL) {
-            why = "must be true or false";
-            goto bad;
-        }
-        if (f[field].b && op.outcome == HIST_OK)
-            op.flags |= HIST_F_SWAPPED;
-    } else if ((op.flags & HIST_F_CAS) && op.outcome == HIST_OK) {
-        why = "missing (required on a cas with outcome ok)";
-        goto bad;
-    }
-
-    field = F_FINAL;
-    if (f[field].kind != K_ABSENT && f[field].kind != K_NULL) {
-        if (f[field].kind != K_BOOL) {
-            why = "must be true or false";
-            goto bad;
-        }
-        op.is_final = f[field].b ? 1 : 0;
-        if (op.is_final && op.is_write) {
-            why = "is only allowed on reads";
-            goto bad;
+        R->op.is_final = f[R->field].b ? 1 : 0;
+        if (R->op.is_final && R->op.is_write) {
+            R->why = "is only allowed on reads";
+            return 1;
         }
     }
 
-    field = F_GROUP;
-    if (want_str(rd, &f[field], false, &s, &why) < 0)
-        goto bad;
-    if (*s != '\0' && (r = hist_set_group(rd->h, op.client, s)) < 0) {
+    R->field = F_GROUP;
+    if (want_str(rd, &f[R->field], false, &s, &R->why) < 0)
+        return 1;
+    if (*s != '\0' && (r = hist_set_group(rd->h, R->op.client, s)) < 0) {
         if (r == -ENOMEM)
             return fl_errf(err, r, "%s:%zu: out of memory", path, line);
-        why = r == -EEXIST ? "differs from an earlier record of the same client"
-                           : "cannot be given to a client number this large (or too many groups)";
-        goto bad;
+        R->why = r == -EEXIST
+                     ? "differs from an earlier record of the same client"
+                     : "cannot be given to a client number this large (or too many groups)";
+        return 1;
     }
+    return 0;
+}
 
-    if (op.flags & HIST_F_CAS)
-        r = hist_append_cas(rd->h, &op, expected);
-    else if (has_set)
-        r = hist_append_set_read(rd->h, &op, rd->elem, rd->nelem);
+static int record_build(struct reader *rd, const char *path, size_t line, struct fl_err *err)
+{
+    struct rec R;
+    int r;
+
+    memset(&R, 0, sizeof(R));
+    if ((r = rec_what(rd, &R, path, line, err)) != 0 ||
+        (r = rec_where(rd, &R, path, line, err)) != 0 ||
+        (r = rec_when(rd, &R, path, line, err)) != 0 ||
+        (r = rec_flags(rd, &R, path, line, err)) != 0)
+        return r < 0 ? r
+                     : fl_errf(err, -EINVAL, "%s:%zu: \"%s\" %s", path, line, field_names[R.field],
+                               R.why);
+
+    if (R.op.flags & HIST_F_CAS)
+        r = hist_append_cas(rd->h, &R.op, R.expected);
+    else if (R.has_set)
+        r = hist_append_set_read(rd->h, &R.op, rd->elem, rd->nelem);
     else
-        r = hist_append(rd->h, &op);
+        r = hist_append(rd->h, &R.op);
     if (r < 0)
         return fl_errf(err, r, "%s:%zu: %s", path, line,
                        r == -ENOMEM ? "out of memory" : "history too large");
     return 0;
-bad:
-    return fl_errf(err, -EINVAL, "%s:%zu: \"%s\" %s", path, line, field_names[field], why);
 }
 
 static bool blank(const char *s, size_t len)
@@ -778,171 +833,4 @@ int hist_load_jsonl(const char *path, struct hist *h, struct fl_err *err)
     free(rd.elem);
     free(rd.str);
     return r;
-}
-
-/* ---- faults.jsonl -------------------------------------------------------- */
-
-static int get_i64(json_t *o, const char *k, bool required, int64_t *v, const char **why)
-{
-    json_t *x = json_object_get(o, k);
-
-    if (x == NULL || json_is_null(x)) {
-        if (required) {
-            *why = "missing";
-            return -1;
-        }
-        *v = 0;
-        return 0;
-    }
-    if (!json_is_integer(x)) {
-        *why = "must be an integer";
-        return -1;
-    }
-    *v = (int64_t)json_integer_value(x);
-    return 0;
-}
-
-static int get_str(json_t *o, const char *k, bool required, const char **v, const char **why)
-{
-    json_t *x = json_object_get(o, k);
-
-    if (x == NULL || json_is_null(x)) {
-        if (required) {
-            *why = "missing";
-            return -1;
-        }
-        *v = "";
-        return 0;
-    }
-    if (!json_is_string(x)) {
-        *why = "must be a string";
-        return -1;
-    }
-    *v = json_string_value(x);
-    return 0;
-}
-
-static bool line_blank(const char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-        s++;
-    return *s == '\0';
-}
-
-typedef int (*line_fn)(json_t *o, void *arg, const char *path, size_t line, struct fl_err *err);
-
-/* Read path line by line, parse each non-blank line as JSON and hand it to fn. */
-static int read_jsonl(const char *path, line_fn fn, void *arg, struct fl_err *err)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t cap = 0, line = 0;
-    ssize_t len;
-    int r = 0;
-
-    if (f == NULL)
-        return fl_errf(err, -errno, "%s: %s", path, strerror(errno));
-    while ((len = getline(&buf, &cap, f)) >= 0) {
-        json_error_t je;
-        json_t *o;
-
-        line++;
-        if (line_blank(buf))
-            continue;
-        o = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES, &je);
-        if (o == NULL) {
-            r = fl_errf(err, -EINVAL, "%s:%zu: bad JSON: %s", path, line, je.text);
-            break;
-        }
-        r = fn(o, arg, path, line, err);
-        json_decref(o);
-        if (r < 0)
-            break;
-    }
-    if (r == 0 && ferror(f))
-        r = fl_errf(err, -EIO, "%s: read error", path);
-    free(buf);
-    fclose(f);
-    return r;
-}
-
-static int copy_name(char *dst, size_t cap, json_t *o, const char *k, bool required,
-                     const char **why)
-{
-    const char *s;
-
-    if (get_str(o, k, required, &s, why) < 0)
-        return -1;
-    if (strlen(s) >= cap) {
-        *why = "too long";
-        return -1;
-    }
-    strcpy(dst, s);
-    return 0;
-}
-
-static int fault_line(json_t *o, void *arg, const char *path, size_t line, struct fl_err *err)
-{
-    struct hist_faults *fs = arg;
-    struct hist_fault f;
-    const char *why = NULL, *field;
-    int r;
-
-    memset(&f, 0, sizeof(f));
-    if (!json_is_object(o))
-        return fl_errf(err, -EINVAL, "%s:%zu: expected a JSON object", path, line);
-    field = "id";
-    if (copy_name(f.id, sizeof(f.id), o, field, true, &why) < 0)
-        goto bad;
-    if (f.id[0] == '\0') {
-        why = "must not be empty";
-        goto bad;
-    }
-    field = "kind";
-    if (copy_name(f.kind, sizeof(f.kind), o, field, false, &why) < 0)
-        goto bad;
-    field = "scope";
-    if (copy_name(f.scope, sizeof(f.scope), o, field, false, &why) < 0)
-        goto bad;
-    field = "apply_sent_ns";
-    if (get_i64(o, field, true, &f.apply_sent_ns, &why) < 0)
-        goto bad;
-    field = "apply_done_ns";
-    if (get_i64(o, field, true, &f.apply_done_ns, &why) < 0)
-        goto bad;
-    if (f.apply_done_ns < f.apply_sent_ns) {
-        why = "is before apply_sent_ns";
-        goto bad;
-    }
-    field = "heal_sent_ns";
-    if (get_i64(o, field, false, &f.heal_sent_ns, &why) < 0)
-        goto bad;
-    field = "heal_done_ns";
-    if (get_i64(o, field, false, &f.heal_done_ns, &why) < 0)
-        goto bad;
-    if ((f.heal_sent_ns == 0) != (f.heal_done_ns == 0)) {
-        field = "heal_done_ns";
-        why = "and heal_sent_ns must both be set or both be absent";
-        goto bad;
-    }
-    if (f.heal_sent_ns != 0 && f.heal_sent_ns < f.apply_sent_ns) {
-        field = "heal_sent_ns";
-        why = "is before apply_sent_ns";
-        goto bad;
-    }
-    if (f.heal_done_ns < f.heal_sent_ns) {
-        field = "heal_done_ns";
-        why = "is before heal_sent_ns";
-        goto bad;
-    }
-    if ((r = hist_faults_append(fs, &f)) < 0)
-        return fl_errf(err, r, "%s:%zu: out of memory", path, line);
-    return 0;
-bad:
-    return fl_errf(err, -EINVAL, "%s:%zu: \"%s\" %s", path, line, field, why);
-}
-
-int hist_faults_load_jsonl(const char *path, struct hist_faults *fs, struct fl_err *err)
-{
-    return read_jsonl(path, fault_line, fs, err);
 }

@@ -33,88 +33,7 @@
 #include <time.h>
 
 #include "linearize.h"
-
-struct iop {
-    int64_t call, ret; /* ret = LIN_NEVER for info */
-    uint64_t value, expected;
-    uint32_t ext;  /* index into the caller's ops[] */
-    uint32_t need; /* value id this op needs the register to hold, NOV = none */
-    uint32_t prod; /* value id it may write, NOV = none */
-    uint8_t kind, swapped, info;
-    uint8_t unobs; /* info write whose value nothing needs (see drop_unobserved) */
-};
-
-#define NOV UINT32_MAX
-
-struct tk {
-    int64_t t;
-    uint32_t i;
-};
-
-struct slot {
-    uint64_t h;
-    uint32_t e; /* entry number */
-    uint32_t gen;
-};
-
-struct ent {
-    uint64_t h, value;
-    size_t off;  /* first word in pool */
-    uint32_t lo; /* first stored finite word */
-    uint32_t nw; /* finite words stored; the info words follow */
-};
-
-/*
- * Candidate order at one level of the search (see next_cand): the operation
- * that must be placed first (the earliest pending return, b), then the writer
- * of the value it needs (w), then every other candidate in call order (from
- * list node pos).
- */
-struct level {
-    uint32_t b, need, pos;
-    uint8_t phase;
-    uint8_t nomatch; /* a candidate cas that did not match needs a change: 0 unknown, 1 yes, 2 no */
-};
-
-struct frame {
-    uint32_t i, oldvid;
-    uint64_t old;
-    struct level lv;
-};
-
-struct vslot {
-    uint64_t value;
-    uint32_t id; /* value id + 1, 0 = empty */
-};
-
-struct lin_ws {
-    struct iop *op;
-    size_t op_cap;
-    struct tk *tk, *tk2, *tmp;
-    size_t tk_cap, tk2_cap, tmp_cap;
-    uint32_t *next, *prev;
-    size_t next_cap, prev_cap;
-    uint64_t *bits;
-    size_t bits_cap;
-    struct frame *stack;
-    uint32_t *best;
-    size_t stack_cap, best_cap;
-    struct slot *tab;
-    size_t tab_cap, mask;
-    uint32_t gen;
-    struct ent *ent;
-    size_t nent, ent_cap;
-    uint64_t *pool;
-    size_t npool, pool_cap;
-    /* Values: ids (value 0, absent, is id 0), and per id the finite operations still
-     * needing it, the operations that may still write it and its only writer. */
-    struct vslot *vt;
-    size_t vt_cap, vt_mask;
-    uint32_t *need_cnt, *wr_cnt, *writer; /* writer: op + 1, UINT32_MAX = several */
-    size_t nv_cap, nvals;
-    /* the current check */
-    size_t nfin, wf, wi; /* finite ops, finite words, info words */
-};
+#include "linearize_int.h"
 
 static int grow(void *pp, size_t *cap, size_t need, size_t size)
 {
@@ -753,114 +672,38 @@ static uint32_t impossible(struct lin_ws *ws, uint32_t *cause, size_t *ncause)
     return found;
 }
 
-/* Fill the violation part of rep from the longest prefix best[0..nbest). */
-static int explain(struct lin_ws *ws, size_t nkeep, size_t nbest, uint64_t value, uint32_t forced,
-                   struct lin_report *rep)
+/*
+ * Renumber the operations (finite 0..F-1 in call order, info from word wf on,
+ * info reads left out) into ws->op, with ws->tk the kept operations' internal
+ * numbers in call order and ws->tk2 the finite ones in return order. Sizes
+ * every buffer; *nkeep gets the operations kept, *nslots the internal slots.
+ */
+static int layout(struct lin_ws *ws, const struct lin_op *ops, size_t n, size_t *nkeep,
+                  size_t *nslots)
 {
-    const struct tk *bycall = ws->tk; /* (call, internal index) in call order */
-    size_t i, nw = 0, pos = 0, cut;
-    uint32_t b = UINT32_MAX;
-    struct lin_wop all_buf[LIN_WINDOW_MAX];
-    size_t total = 0, first = 0;
+    size_t nk = 0, nfin = 0, i, j, k;
 
-    memset(ws->bits, 0, (ws->wf + ws->wi) * 8);
-    for (i = 0; i < nbest; i++)
-        ws->bits[ws->best[i] / 64] |= 1ULL << (ws->best[i] % 64);
-    for (i = 0; i < ws->nfin; i++) {
-        if (ws->bits[i / 64] & (1ULL << (i % 64)))
-            continue;
-        if (b == UINT32_MAX || ws->op[i].ret < ws->op[b].ret)
-            b = (uint32_t)i;
-    }
-    if (forced != UINT32_MAX)
-        b = forced;
-    if (b == UINT32_MAX)
-        b = 0; /* not reached: a violation leaves a finite operation out */
-    rep->prefix = malloc((nbest ? nbest : 1) * sizeof(*rep->prefix));
-    if (rep->prefix == NULL)
-        return -ENOMEM;
-    for (i = 0; i < nbest; i++)
-        rep->prefix[i] = ws->op[ws->best[i]].ext;
-    rep->nprefix = nbest;
-    rep->prefix_value = value;
-    rep->blocker = ws->op[b].ext;
-    /* Overlapping the blocker: called before it returns, returning after it is called. Keep a
-     * window of LIN_WINDOW_MAX around the blocker in call order. */
-    for (i = 0; i < nkeep; i++) {
-        const struct iop *o = &ws->op[bycall[i].i];
-
-        if (o->call > ws->op[b].ret)
-            break;
-        if (o->ret < ws->op[b].call)
-            continue;
-        if (bycall[i].i == b)
-            pos = total;
-        total++;
-    }
-    rep->window_total = total;
-    cut = total > LIN_WINDOW_MAX ? LIN_WINDOW_MAX : total;
-    if (total > cut) {
-        first = pos > cut / 2 ? pos - cut / 2 : 0;
-        if (first + cut > total)
-            first = total - cut;
-    }
-    total = 0;
-    for (i = 0; i < nkeep && nw < cut; i++) {
-        uint32_t x = bycall[i].i;
-        const struct iop *o = &ws->op[x];
-
-        if (o->call > ws->op[b].ret)
-            break;
-        if (o->ret < ws->op[b].call)
-            continue;
-        if (total++ < first)
-            continue;
-        all_buf[nw].op = o->ext;
-        all_buf[nw].in_prefix = (ws->bits[x / 64] >> (x % 64)) & 1;
-        nw++;
-    }
-    memcpy(rep->window, all_buf, nw * sizeof(all_buf[0]));
-    rep->nwindow = nw;
-    return 0;
-}
-
-int lin_check(struct lin_ws *ws, const struct lin_op *ops, size_t n, const struct lin_limits *lim,
-              struct lin_report *rep)
-{
-    size_t nkeep = 0, nfin = 0, ninfo = 0, nslots, nnodes, i, j, k, sp = 0, nbest = 0, dirty = 0,
-           left;
-    uint32_t head;
-    struct level lv;
-    int64_t deadline = lim ? lim->deadline_ns : 0;
-    uint64_t max_states = lim ? lim->max_states : 0, best_value = 0;
-    struct st s;
-    int r;
-
-    memset(rep, 0, sizeof(*rep));
-    if (n > (1u << 30))
-        return -E2BIG;
     for (i = 0; i < n; i++) {
         if (ops[i].info && ops[i].kind == LIN_READ)
             continue;
-        nkeep++;
+        nk++;
         nfin += !ops[i].info;
     }
-    ninfo = nkeep - nfin;
     ws->nfin = nfin;
     ws->wf = (nfin + 63) / 64;
-    ws->wi = (ninfo + 63) / 64;
-    nslots = ws->wf * 64 + ninfo;
-    nnodes = 2 * nslots + 1;
-    if (grow(&ws->tk, &ws->tk_cap, nkeep + 1, sizeof(*ws->tk)) < 0 ||
-        grow(&ws->tk2, &ws->tk2_cap, nkeep + 1, sizeof(*ws->tk2)) < 0 ||
-        grow(&ws->tmp, &ws->tmp_cap, nkeep + 1, sizeof(*ws->tmp)) < 0 ||
-        grow(&ws->op, &ws->op_cap, nslots + 1, sizeof(*ws->op)) < 0 ||
-        grow(&ws->next, &ws->next_cap, nnodes, sizeof(*ws->next)) < 0 ||
-        grow(&ws->prev, &ws->prev_cap, nnodes, sizeof(*ws->prev)) < 0 ||
+    ws->wi = (nk - nfin + 63) / 64;
+    *nkeep = nk;
+    *nslots = ws->wf * 64 + (nk - nfin);
+    if (grow(&ws->tk, &ws->tk_cap, nk + 1, sizeof(*ws->tk)) < 0 ||
+        grow(&ws->tk2, &ws->tk2_cap, nk + 1, sizeof(*ws->tk2)) < 0 ||
+        grow(&ws->tmp, &ws->tmp_cap, nk + 1, sizeof(*ws->tmp)) < 0 ||
+        grow(&ws->op, &ws->op_cap, *nslots + 1, sizeof(*ws->op)) < 0 ||
+        grow(&ws->next, &ws->next_cap, 2 * *nslots + 1, sizeof(*ws->next)) < 0 ||
+        grow(&ws->prev, &ws->prev_cap, 2 * *nslots + 1, sizeof(*ws->prev)) < 0 ||
         grow(&ws->bits, &ws->bits_cap, ws->wf + ws->wi + 1, sizeof(*ws->bits)) < 0 ||
-        grow(&ws->stack, &ws->stack_cap, nkeep + 1, sizeof(*ws->stack)) < 0 ||
-        grow(&ws->best, &ws->best_cap, nkeep + 1, sizeof(*ws->best)) < 0 ||
-        tab_init(ws, 4 * nkeep + 64) < 0)
+        grow(&ws->stack, &ws->stack_cap, nk + 1, sizeof(*ws->stack)) < 0 ||
+        grow(&ws->best, &ws->best_cap, nk + 1, sizeof(*ws->best)) < 0 ||
+        tab_init(ws, 4 * nk + 64) < 0)
         return -ENOMEM;
 
     /* Call order, then internal numbers: finite 0..F-1, info from word wf on. */
@@ -870,8 +713,8 @@ int lin_check(struct lin_ws *ws, const struct lin_op *ops, size_t n, const struc
         ws->tk[k].t = ops[i].call_ns;
         ws->tk[k++].i = (uint32_t)i;
     }
-    tk_sort(ws->tk, ws->tmp, nkeep);
-    for (k = 0, i = 0, j = 0; k < nkeep; k++) {
+    tk_sort(ws->tk, ws->tmp, nk);
+    for (k = 0, i = 0, j = 0; k < nk; k++) {
         const struct lin_op *o = &ops[ws->tk[k].i];
         uint32_t x = o->info ? (uint32_t)(ws->wf * 64 + j++) : (uint32_t)i++;
         struct iop *d = &ws->op[x];
@@ -892,48 +735,133 @@ int lin_check(struct lin_ws *ws, const struct lin_op *ops, size_t n, const struc
         ws->tk2[i].i = (uint32_t)i;
     }
     tk_sort(ws->tk2, ws->tmp, nfin);
-    /* The event list: calls before returns at equal times (touching = concurrent). */
-    head = (uint32_t)(nnodes - 1);
-    {
-        uint32_t last = head;
+    return 0;
+}
 
-        for (i = 0, j = 0; i < nkeep || j < nfin;) {
-            uint32_t x;
+/*
+ * The event list of the kept operations: node 2x is x's call, 2x+1 its
+ * return (finite operations only), calls before returns at equal times
+ * (touching = concurrent). Returns the head node.
+ */
+static uint32_t events(struct lin_ws *ws, size_t nkeep, size_t nslots)
+{
+    uint32_t head = (uint32_t)(2 * nslots), last = head;
+    size_t i, j, nfin = ws->nfin;
 
-            if (j >= nfin || (i < nkeep && ws->op[ws->tk[i].i].call <= ws->tk2[j].t))
-                x = 2 * ws->tk[i++].i;
-            else
-                x = 2 * ws->tk2[j++].i + 1;
-            ws->next[last] = x;
-            ws->prev[x] = last;
-            last = x;
-        }
-        ws->next[last] = head;
-        ws->prev[head] = last;
+    for (i = 0, j = 0; i < nkeep || j < nfin;) {
+        uint32_t x;
+
+        if (j >= nfin || (i < nkeep && ws->op[ws->tk[i].i].call <= ws->tk2[j].t))
+            x = 2 * ws->tk[i++].i;
+        else
+            x = 2 * ws->tk2[j++].i + 1;
+        ws->next[last] = x;
+        ws->prev[x] = last;
+        last = x;
     }
+    ws->next[last] = head;
+    ws->prev[head] = last;
+    return head;
+}
 
-    memset(ws->bits, 0, (ws->wf + ws->wi) * 8);
-    memset(&s, 0, sizeof(s));
-    left = nfin;
-    rep->verdict = LIN_OK;
-    if (left == 0)
+/* The state of the search: the linearized set and value, the stack and the longest prefix. */
+struct search {
+    struct st s;
+    struct level lv;
+    uint32_t head;
+    size_t sp, nbest, dirty, left;
+    uint64_t best_value;
+};
+
+/*
+ * Try to linearize candidate x next. Returns 1 when placed (pushed on the
+ * stack), 0 when it cannot be (nothing changed), -ENOMEM.
+ */
+static int place(struct lin_ws *ws, struct search *sr, uint32_t x, struct lin_report *rep)
+{
+    struct iop *o = &ws->op[x];
+    struct st *s = &sr->s;
+    uint64_t nv, old = s->value;
+    uint32_t oldvid = s->vid;
+    size_t olo = s->lo, ohi = s->hi, k;
+    int r;
+
+    if (!step(o, s->value, &nv))
         return 0;
-    if (values_build(ws, nslots) < 0)
-        return -ENOMEM;
-    rep->info_dropped = drop_unobserved(ws, nslots);
-    {
-        uint32_t bad = impossible(ws, rep->cause, &rep->ncause);
-
-        if (bad != UINT32_MAX) {
-            rep->verdict = LIN_VIOLATION;
-            rep->upfront = 1;
-            extend(ws, head, &nbest, &best_value, bad);
-            return explain(ws, nkeep, nbest, best_value, bad, rep);
-        }
+    take(ws, o);
+    /* Leaving a value that a pending operation still needs, with nothing left to write
+     * it again, strands that operation: prune. */
+    if (nv != old && ws->need_cnt[oldvid] > 0 && ws->wr_cnt[oldvid] == 0) {
+        untake(ws, o);
+        return 0;
     }
-    level_init(ws, head, 0, 0, &lv);
+    bit_set(ws, s, x);
+    s->value = nv;
+    if (nv != old)
+        s->vid = o->prod;
+    if ((r = memo_add(ws, s)) <= 0) {
+        untake(ws, o);
+        bit_clear(ws, s, x);
+        s->value = old;
+        s->vid = oldvid;
+        s->lo = olo;
+        s->hi = ohi;
+        return r;
+    }
+    rep->states++;
+    ws->stack[sr->sp].i = x;
+    ws->stack[sr->sp].oldvid = oldvid;
+    ws->stack[sr->sp].old = old;
+    ws->stack[sr->sp++].lv = sr->lv;
+    unlink_node(ws, 2 * x);
+    if (!o->info) {
+        unlink_node(ws, 2 * x + 1);
+        sr->left--;
+    }
+    if (sr->sp > sr->nbest) {
+        for (k = sr->dirty; k < sr->sp; k++)
+            ws->best[k] = ws->stack[k].i;
+        sr->nbest = sr->sp;
+        sr->dirty = sr->sp;
+        sr->best_value = s->value;
+    }
+    return 1;
+}
+
+/* Every candidate of this level failed: undo the last choice. */
+static void backtrack(struct lin_ws *ws, struct search *sr)
+{
+    uint32_t x = ws->stack[--sr->sp].i;
+
+    if (sr->sp < sr->dirty)
+        sr->dirty = sr->sp;
+    sr->s.value = ws->stack[sr->sp].old;
+    sr->s.vid = ws->stack[sr->sp].oldvid;
+    sr->lv = ws->stack[sr->sp].lv;
+    untake(ws, &ws->op[x]);
+    bit_clear(ws, &sr->s, x);
+    if (!ws->op[x].info) {
+        relink_node(ws, 2 * x + 1);
+        sr->left++;
+    }
+    relink_node(ws, 2 * x);
+}
+
+/* The search proper, from the empty prefix; sets rep->verdict. */
+static int search(struct lin_ws *ws, uint32_t head, size_t nkeep, const struct lin_limits *lim,
+                  struct lin_report *rep)
+{
+    int64_t deadline = lim ? lim->deadline_ns : 0;
+    uint64_t max_states = lim ? lim->max_states : 0;
+    struct search sr;
+    int r;
+
+    memset(&sr, 0, sizeof(sr));
+    sr.head = head;
+    sr.left = ws->nfin;
+    level_init(ws, head, 0, 0, &sr.lv);
     for (;;) {
-        uint32_t x = next_cand(ws, head, s.value, &lv);
+        uint32_t x = next_cand(ws, head, sr.s.value, &sr.lv);
 
         rep->steps++;
         if ((rep->steps & 4095) == 0 && deadline != 0 && now_ns() >= deadline) {
@@ -941,79 +869,54 @@ int lin_check(struct lin_ws *ws, const struct lin_op *ops, size_t n, const struc
             return 0;
         }
         if (x != UINT32_MAX) {
-            struct iop *o = &ws->op[x];
-            uint64_t nv, old = s.value;
-            uint32_t oldvid = s.vid;
-            size_t olo = s.lo, ohi = s.hi;
-
-            if (!step(o, s.value, &nv))
-                continue;
-            take(ws, o);
-            /* Leaving a value that a pending operation still needs, with nothing left to write
-             * it again, strands that operation: prune. */
-            if (nv != old && ws->need_cnt[oldvid] > 0 && ws->wr_cnt[oldvid] == 0) {
-                untake(ws, o);
-                continue;
-            }
-            bit_set(ws, &s, x);
-            s.value = nv;
-            if (nv != old)
-                s.vid = o->prod;
-            if ((r = memo_add(ws, &s)) < 0)
+            if ((r = place(ws, &sr, x, rep)) < 0)
                 return r;
-            if (r == 0) {
-                untake(ws, o);
-                bit_clear(ws, &s, x);
-                s.value = old;
-                s.vid = oldvid;
-                s.lo = olo;
-                s.hi = ohi;
+            if (r == 0)
                 continue;
-            }
-            rep->states++;
-            ws->stack[sp].i = x;
-            ws->stack[sp].oldvid = oldvid;
-            ws->stack[sp].old = old;
-            ws->stack[sp++].lv = lv;
-            unlink_node(ws, 2 * x);
-            if (!o->info) {
-                unlink_node(ws, 2 * x + 1);
-                left--;
-            }
-            if (sp > nbest) {
-                for (k = dirty; k < sp; k++)
-                    ws->best[k] = ws->stack[k].i;
-                nbest = sp;
-                dirty = sp;
-                best_value = s.value;
-            }
-            if (left == 0)
+            if (sr.left == 0)
                 return 0;
             if (max_states != 0 && rep->states >= max_states) {
                 rep->verdict = LIN_UNKNOWN;
                 return 0;
             }
-            level_init(ws, head, s.value, s.vid, &lv);
+            level_init(ws, head, sr.s.value, sr.s.vid, &sr.lv);
             continue;
         }
-        /* Every candidate of this level failed: undo the last choice. */
-        if (sp == 0)
+        if (sr.sp == 0)
             break;
-        x = ws->stack[--sp].i;
-        if (sp < dirty)
-            dirty = sp;
-        s.value = ws->stack[sp].old;
-        s.vid = ws->stack[sp].oldvid;
-        lv = ws->stack[sp].lv;
-        untake(ws, &ws->op[x]);
-        bit_clear(ws, &s, x);
-        if (!ws->op[x].info) {
-            relink_node(ws, 2 * x + 1);
-            left++;
-        }
-        relink_node(ws, 2 * x);
+        backtrack(ws, &sr);
     }
     rep->verdict = LIN_VIOLATION;
-    extend(ws, head, &nbest, &best_value, UINT32_MAX);
-    return explain(ws, nkeep, nbest, best_value, UINT32_MAX, rep);
+    extend(ws, head, &sr.nbest, &sr.best_value, UINT32_MAX);
+    return lin_explain(ws, nkeep, sr.nbest, sr.best_value, UINT32_MAX, rep);
+}
+
+int lin_check(struct lin_ws *ws, const struct lin_op *ops, size_t n, const struct lin_limits *lim,
+              struct lin_report *rep)
+{
+    size_t nkeep, nslots, nbest = 0;
+    uint64_t best_value = 0;
+    uint32_t head, bad;
+
+    memset(rep, 0, sizeof(*rep));
+    if (n > (1u << 30))
+        return -E2BIG;
+    if (layout(ws, ops, n, &nkeep, &nslots) < 0)
+        return -ENOMEM;
+    head = events(ws, nkeep, nslots);
+    memset(ws->bits, 0, (ws->wf + ws->wi) * 8);
+    rep->verdict = LIN_OK;
+    if (ws->nfin == 0)
+        return 0;
+    if (values_build(ws, nslots) < 0)
+        return -ENOMEM;
+    rep->info_dropped = drop_unobserved(ws, nslots);
+    bad = impossible(ws, rep->cause, &rep->ncause);
+    if (bad != UINT32_MAX) {
+        rep->verdict = LIN_VIOLATION;
+        rep->upfront = 1;
+        extend(ws, head, &nbest, &best_value, bad);
+        return lin_explain(ws, nkeep, nbest, best_value, bad, rep);
+    }
+    return search(ws, head, nkeep, lim, rep);
 }

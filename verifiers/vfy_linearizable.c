@@ -186,45 +186,126 @@ static json_t *violation_json(const struct vfy_ctx *c, uint32_t key, const struc
     return v;
 }
 
-int vfy_linearizable_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
-                         struct fl_err *err)
+/* What the search found over every key (the measure step's result). */
+struct lin_measure {
+    int64_t budget;
+    uint64_t max_states;
+    uint64_t keys, keys_checked, keys_ok, keys_bad, keys_unknown, keys_set;
+    uint64_t ops_checked, ops_info, ops_fail, ops_info_read, states;
+    int64_t slowest, search_ns;
+    struct lin_key_note unknown[VFY_LIST_MAX];
+    size_t nunknown;
+    json_t *viol;     /* the first VFY_LIST_MAX violations */
+    struct fl_buf vt; /* the first violation in words */
+};
+
+/*
+ * The register operations of one key (sorted positions idx[from..to)) as
+ * lops[], failed operations and info reads left out. Returns how many, or
+ * SIZE_MAX when the key holds set-model records. *nfin: those with a known
+ * outcome.
+ */
+static size_t key_ops(const struct vfy_ctx *c, const uint32_t *idx, size_t from, size_t to,
+                      struct lin_op *lops, size_t *nfin, struct lin_measure *m)
 {
-    const struct vfy_linearizable_cfg *lc = &cfg->linearizable;
-    int64_t budget = lc->budget_ns > 0 ? lc->budget_ns : LIN_BUDGET_DEFAULT_NS;
-    uint64_t max_states = lc->max_states ? lc->max_states : LIN_STATES_DEFAULT;
+    size_t n = 0, p;
+
+    *nfin = 0;
+    for (p = from; p < to; p++) {
+        const struct hist_op *o = &c->ops[idx[p]];
+        struct lin_op *l = &lops[n];
+
+        if (o->flags & HIST_F_SET) {
+            return SIZE_MAX;
+        }
+        if (o->outcome == HIST_FAIL) {
+            m->ops_fail++;
+            continue;
+        }
+        if (o->outcome == HIST_INFO && !o->is_write) {
+            m->ops_info_read++;
+            continue;
+        }
+        memset(l, 0, sizeof(*l));
+        l->call_ns = o->invoke_ns;
+        l->ret_ns = o->outcome == HIST_INFO ? LIN_NEVER : o->complete_ns;
+        l->info = o->outcome == HIST_INFO;
+        l->value = o->value;
+        l->id = idx[p];
+        if (o->flags & HIST_F_CAS) {
+            l->kind = LIN_CAS;
+            l->expected = hist_cas_expected(c->h, o);
+            l->swapped = (o->flags & HIST_F_SWAPPED) != 0;
+        } else {
+            l->kind = o->is_write ? LIN_WRITE : LIN_READ;
+        }
+        *nfin += !l->info;
+        n++;
+    }
+    return n;
+}
+
+/* Search key k's n operations lops[] under the budget and count the verdict in m. */
+static int check_key(const struct vfy_ctx *c, uint32_t k, const struct lin_op *lops, size_t n,
+                     struct lin_ws *ws, struct lin_measure *m, struct fl_err *err)
+{
+    int64_t t0 = c->n ? c->ops[0].invoke_ns : 0, t = fl_now_ns();
+    struct lin_limits lim;
+    struct lin_report rep;
+    int r;
+
+    lim.deadline_ns = t + m->budget;
+    lim.max_states = m->max_states;
+    if ((r = lin_check(ws, lops, n, &lim, &rep)) < 0)
+        return fl_errf(err, r, "linearizable: key %s: %s", c->h->keys.s[k],
+                       r == -ENOMEM ? "out of memory" : "too many operations");
+    t = fl_now_ns() - t;
+    m->states += rep.states;
+    if (t > m->slowest)
+        m->slowest = t;
+    if (rep.verdict == LIN_OK) {
+        m->keys_ok++;
+    } else if (rep.verdict == LIN_UNKNOWN) {
+        if (m->nunknown < VFY_LIST_MAX) {
+            m->unknown[m->nunknown].key = k;
+            m->unknown[m->nunknown].states = rep.states;
+            m->unknown[m->nunknown++].elapsed_ns = t;
+        }
+        m->keys_unknown++;
+    } else {
+        if (m->keys_bad < VFY_LIST_MAX) {
+            json_t *v = violation_json(c, k, lops, &rep, t0, m->keys_bad == 0 ? &m->vt : NULL);
+
+            if (v == NULL) {
+                lin_report_free(&rep);
+                return fl_errf(err, -ENOMEM, "out of memory");
+            }
+            json_array_append_new(m->viol, v);
+        }
+        m->keys_bad++;
+    }
+    lin_report_free(&rep);
+    return 0;
+}
+
+/* Measure: group the records by key (stable: each key's stay in invoke order), search each. */
+static int lin_measure(const struct vfy_ctx *c, struct lin_measure *m, struct fl_err *err)
+{
     size_t nk = c->h->keys.n, i, k;
     uint32_t *start = NULL, *idx = NULL;
     struct lin_op *lops = NULL;
     struct lin_ws *ws = NULL;
-    uint64_t keys = 0, keys_checked = 0, keys_ok = 0, keys_bad = 0, keys_unknown = 0, keys_set = 0,
-             ops_checked = 0, ops_info = 0, ops_fail = 0, ops_info_read = 0, states = 0;
-    struct lin_key_note unknown[VFY_LIST_MAX];
-    size_t nunknown = 0;
-    int64_t t0 = c->n ? c->ops[0].invoke_ns : 0, began = fl_now_ns(), slowest = 0;
-    json_t *viol = NULL, *inc = NULL;
-    struct fl_buf d, vt;
-    char b1[48];
-    int r;
-
-    if ((r = vfy_result_begin(out, "linearizable")) < 0)
-        return fl_errf(err, r, "out of memory");
-    fl_buf_init(&d, VFY_DETAIL_MAX);
-    fl_buf_init(&vt, VFY_DETAIL_MAX);
-    json_object_set_new(out->bound, "budget_ms", vfy_json_ms(budget));
-    json_object_set_new(out->bound, "max_states", json_integer((json_int_t)max_states));
-    json_object_set_new(out->bound, "model", json_string("cas-register"));
+    int64_t began = fl_now_ns();
+    int r = 0;
 
     start = calloc(nk + 2, sizeof(*start));
     idx = malloc((c->n ? c->n : 1) * sizeof(*idx));
     lops = malloc((c->n ? c->n : 1) * sizeof(*lops));
     ws = lin_ws_new();
-    viol = json_array();
-    inc = json_array();
-    if (start == NULL || idx == NULL || lops == NULL || ws == NULL || viol == NULL || inc == NULL) {
+    if (start == NULL || idx == NULL || lops == NULL || ws == NULL) {
         r = fl_errf(err, -ENOMEM, "out of memory");
         goto out;
     }
-    /* Group sorted positions by key (stable: each key's records stay in invoke order). */
     for (i = 0; i < c->n; i++)
         start[c->ops[i].key + 2]++;
     for (k = 0; k < nk; k++)
@@ -233,156 +314,147 @@ int vfy_linearizable_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct
         idx[start[c->ops[i].key + 1]++] = (uint32_t)i;
 
     for (k = 0; k < nk; k++) {
-        size_t n = 0, nfin = 0, p;
-        bool set = false;
-        struct lin_limits lim;
-        struct lin_report rep;
-        int64_t t;
+        size_t n, nfin;
 
         if (start[k] == start[k + 1])
             continue;
-        keys++;
-        for (p = start[k]; p < start[k + 1]; p++) {
-            const struct hist_op *o = &c->ops[idx[p]];
-            struct lin_op *l = &lops[n];
-
-            if (o->flags & HIST_F_SET) {
-                set = true;
-                break;
-            }
-            if (o->outcome == HIST_FAIL) {
-                ops_fail++;
-                continue;
-            }
-            if (o->outcome == HIST_INFO && !o->is_write) {
-                ops_info_read++;
-                continue;
-            }
-            memset(l, 0, sizeof(*l));
-            l->call_ns = o->invoke_ns;
-            l->ret_ns = o->outcome == HIST_INFO ? LIN_NEVER : o->complete_ns;
-            l->info = o->outcome == HIST_INFO;
-            l->value = o->value;
-            l->id = idx[p];
-            if (o->flags & HIST_F_CAS) {
-                l->kind = LIN_CAS;
-                l->expected = hist_cas_expected(c->h, o);
-                l->swapped = (o->flags & HIST_F_SWAPPED) != 0;
-            } else {
-                l->kind = o->is_write ? LIN_WRITE : LIN_READ;
-            }
-            nfin += !l->info;
-            n++;
-        }
-        if (set) {
-            keys_set++;
+        m->keys++;
+        n = key_ops(c, idx, start[k], start[k + 1], lops, &nfin, m);
+        if (n == SIZE_MAX) {
+            m->keys_set++;
             continue;
         }
         if (nfin == 0)
             continue; /* only failed or unknown operations: nothing constrains the key */
-        keys_checked++;
-        ops_checked += n;
-        ops_info += n - nfin;
-        t = fl_now_ns();
-        lim.deadline_ns = t + budget;
-        lim.max_states = max_states;
-        if ((r = lin_check(ws, lops, n, &lim, &rep)) < 0) {
-            r = fl_errf(err, r, "linearizable: key %s: %s", c->h->keys.s[k],
-                        r == -ENOMEM ? "out of memory" : "too many operations");
+        m->keys_checked++;
+        m->ops_checked += n;
+        m->ops_info += n - nfin;
+        if ((r = check_key(c, (uint32_t)k, lops, n, ws, m, err)) < 0)
             goto out;
-        }
-        t = fl_now_ns() - t;
-        states += rep.states;
-        if (t > slowest)
-            slowest = t;
-        if (rep.verdict == LIN_OK) {
-            keys_ok++;
-        } else if (rep.verdict == LIN_UNKNOWN) {
-            if (nunknown < VFY_LIST_MAX) {
-                unknown[nunknown].key = (uint32_t)k;
-                unknown[nunknown].states = rep.states;
-                unknown[nunknown++].elapsed_ns = t;
-            }
-            keys_unknown++;
-        } else {
-            if (keys_bad < VFY_LIST_MAX) {
-                json_t *v =
-                    violation_json(c, (uint32_t)k, lops, &rep, t0, keys_bad == 0 ? &vt : NULL);
-
-                if (v == NULL) {
-                    lin_report_free(&rep);
-                    r = fl_errf(err, -ENOMEM, "out of memory");
-                    goto out;
-                }
-                json_array_append_new(viol, v);
-            }
-            keys_bad++;
-        }
-        lin_report_free(&rep);
     }
-    for (i = 0; i < nunknown; i++) {
-        json_array_append_new(inc, json_pack("{s:s,s:I,s:o}", "key", c->h->keys.s[unknown[i].key],
-                                             "states", (json_int_t)unknown[i].states, "elapsed_ms",
-                                             vfy_json_ms(unknown[i].elapsed_ns)));
-    }
+    m->search_ns = fl_now_ns() - began;
+out:
+    lin_ws_free(ws);
+    free(start);
+    free(idx);
+    free(lops);
+    return r;
+}
 
-    json_object_set_new(out->measured, "keys", json_integer((json_int_t)keys));
-    json_object_set_new(out->measured, "keys_checked", json_integer((json_int_t)keys_checked));
-    json_object_set_new(out->measured, "keys_linearizable", json_integer((json_int_t)keys_ok));
-    json_object_set_new(out->measured, "keys_violating", json_integer((json_int_t)keys_bad));
-    json_object_set_new(out->measured, "keys_inconclusive", json_integer((json_int_t)keys_unknown));
-    json_object_set_new(out->measured, "keys_set_model", json_integer((json_int_t)keys_set));
-    json_object_set_new(out->measured, "ops_checked", json_integer((json_int_t)ops_checked));
-    json_object_set_new(out->measured, "ops_info", json_integer((json_int_t)ops_info));
-    json_object_set_new(out->measured, "ops_fail_dropped", json_integer((json_int_t)ops_fail));
+/* The measurements as out->measured (takes m->viol). */
+static void lin_json(const struct vfy_ctx *c, struct lin_measure *m, struct vfy_result *out)
+{
+    json_t *inc = json_array();
+    size_t i;
+
+    for (i = 0; inc != NULL && i < m->nunknown; i++) {
+        json_array_append_new(inc,
+                              json_pack("{s:s,s:I,s:o}", "key", c->h->keys.s[m->unknown[i].key],
+                                        "states", (json_int_t)m->unknown[i].states, "elapsed_ms",
+                                        vfy_json_ms(m->unknown[i].elapsed_ns)));
+    }
+    json_object_set_new(out->measured, "keys", json_integer((json_int_t)m->keys));
+    json_object_set_new(out->measured, "keys_checked", json_integer((json_int_t)m->keys_checked));
+    json_object_set_new(out->measured, "keys_linearizable", json_integer((json_int_t)m->keys_ok));
+    json_object_set_new(out->measured, "keys_violating", json_integer((json_int_t)m->keys_bad));
+    json_object_set_new(out->measured, "keys_inconclusive",
+                        json_integer((json_int_t)m->keys_unknown));
+    json_object_set_new(out->measured, "keys_set_model", json_integer((json_int_t)m->keys_set));
+    json_object_set_new(out->measured, "ops_checked", json_integer((json_int_t)m->ops_checked));
+    json_object_set_new(out->measured, "ops_info", json_integer((json_int_t)m->ops_info));
+    json_object_set_new(out->measured, "ops_fail_dropped", json_integer((json_int_t)m->ops_fail));
     json_object_set_new(out->measured, "ops_info_reads_dropped",
-                        json_integer((json_int_t)ops_info_read));
-    json_object_set_new(out->measured, "states", json_integer((json_int_t)states));
-    json_object_set_new(out->measured, "search_ms", vfy_json_ms(fl_now_ns() - began));
-    json_object_set_new(out->measured, "slowest_key_ms", vfy_json_ms(slowest));
-    json_object_set_new(out->measured, "violations", viol);
+                        json_integer((json_int_t)m->ops_info_read));
+    json_object_set_new(out->measured, "states", json_integer((json_int_t)m->states));
+    json_object_set_new(out->measured, "search_ms", vfy_json_ms(m->search_ns));
+    json_object_set_new(out->measured, "slowest_key_ms", vfy_json_ms(m->slowest));
+    json_object_set_new(out->measured, "violations", m->viol);
     json_object_set_new(out->measured, "inconclusive_keys", inc);
-    viol = inc = NULL;
+    m->viol = NULL;
+}
 
-    if (keys_bad > 0) {
+/* Why the verdict is inconclusive, into why[n]. */
+static void inconclusive_why(const struct vfy_ctx *c, const struct lin_measure *m, char *why,
+                             size_t n)
+{
+    size_t w = 0;
+    char b1[48];
+
+    why[0] = '\0';
+    if (m->keys_unknown > 0)
+        w += (size_t)snprintf(why + w, n - w,
+                              "%" PRIu64 " of %" PRIu64
+                              " key(s) exceeded the search budget (%s or %" PRIu64
+                              " states per key) before a linearization was found or ruled "
+                              "out, e.g. %s",
+                              m->keys_unknown, m->keys_checked, vfy_dur(m->budget, b1, sizeof(b1)),
+                              m->max_states, c->h->keys.s[m->unknown[0].key]);
+    if (m->keys_set > 0 && w < n)
+        w += (size_t)snprintf(why + w, n - w,
+                              "%s%" PRIu64 " key(s) hold set-model records, which the "
+                              "register model does not judge (data_loss checks set histories)",
+                              w ? "; " : "", m->keys_set);
+    if (w == 0)
+        snprintf(why, n, "no register operation with a known outcome to check");
+}
+
+/* The verdict and the detail paragraph. */
+static int lin_text(const struct vfy_ctx *c, const struct lin_measure *m, struct vfy_result *out,
+                    struct fl_buf *d)
+{
+    char why[512];
+    int r;
+
+    if (m->keys_bad > 0) {
         r = vfy_result_set_status(out, VFY_FAIL, NULL);
-        fl_buf_printf(&d,
+        fl_buf_printf(d,
                       "FAILED: %" PRIu64 " of %" PRIu64
                       " key(s) have no linearization (cas-register model, %" PRIu64
                       " operations checked).",
-                      keys_bad, keys_checked, ops_checked);
-        fl_buf_addstr(&d, vt.p ? vt.p : "");
-    } else if (keys_unknown > 0 || keys_set > 0 || keys_checked == 0) {
-        char why[512];
-        size_t w = 0;
-
-        why[0] = '\0';
-        if (keys_unknown > 0)
-            w += (size_t)snprintf(why + w, sizeof(why) - w,
-                                  "%" PRIu64 " of %" PRIu64
-                                  " key(s) exceeded the search budget (%s or %" PRIu64
-                                  " states per key) before a linearization was found or ruled "
-                                  "out, e.g. %s",
-                                  keys_unknown, keys_checked, vfy_dur(budget, b1, sizeof(b1)),
-                                  max_states, c->h->keys.s[unknown[0].key]);
-        if (keys_set > 0 && w < sizeof(why))
-            w += (size_t)snprintf(why + w, sizeof(why) - w,
-                                  "%s%" PRIu64 " key(s) hold set-model records, which the "
-                                  "register model does not judge (data_loss checks set histories)",
-                                  w ? "; " : "", keys_set);
-        if (w == 0)
-            snprintf(why, sizeof(why), "no register operation with a known outcome to check");
+                      m->keys_bad, m->keys_checked, m->ops_checked);
+        fl_buf_addstr(d, m->vt.p ? m->vt.p : "");
+    } else if (m->keys_unknown > 0 || m->keys_set > 0 || m->keys_checked == 0) {
+        inconclusive_why(c, m, why, sizeof(why));
         r = vfy_result_set_status(out, VFY_INCONCLUSIVE, why);
-        fl_buf_printf(&d, "INCONCLUSIVE: %s; %" PRIu64 " key(s) linearizable.", why, keys_ok);
+        fl_buf_printf(d, "INCONCLUSIVE: %s; %" PRIu64 " key(s) linearizable.", why, m->keys_ok);
     } else {
         r = vfy_result_set_status(out, VFY_PASS, NULL);
-        fl_buf_printf(&d,
+        fl_buf_printf(d,
                       "passed: all %" PRIu64 " key(s) linearizable (cas-register model, %" PRIu64
                       " operations, %" PRIu64 " with unknown outcome, %" PRIu64
                       " failed ones dropped).",
-                      keys_checked, ops_checked, ops_info, ops_fail);
+                      m->keys_checked, m->ops_checked, m->ops_info, m->ops_fail);
     }
-    if (r < 0) {
+    return r;
+}
+
+int vfy_linearizable_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct vfy_result *out,
+                         struct fl_err *err)
+{
+    const struct vfy_linearizable_cfg *lc = &cfg->linearizable;
+    struct lin_measure m;
+    struct fl_buf d;
+    int r;
+
+    if ((r = vfy_result_begin(out, "linearizable")) < 0)
+        return fl_errf(err, r, "out of memory");
+    memset(&m, 0, sizeof(m));
+    m.budget = lc->budget_ns > 0 ? lc->budget_ns : LIN_BUDGET_DEFAULT_NS;
+    m.max_states = lc->max_states ? lc->max_states : LIN_STATES_DEFAULT;
+    fl_buf_init(&d, VFY_DETAIL_MAX);
+    fl_buf_init(&m.vt, VFY_DETAIL_MAX);
+    json_object_set_new(out->bound, "budget_ms", vfy_json_ms(m.budget));
+    json_object_set_new(out->bound, "max_states", json_integer((json_int_t)m.max_states));
+    json_object_set_new(out->bound, "model", json_string("cas-register"));
+
+    if ((m.viol = json_array()) == NULL) {
+        r = fl_errf(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((r = lin_measure(c, &m, err)) < 0)
+        goto out;
+    lin_json(c, &m, out);
+    if ((r = lin_text(c, &m, out, &d)) < 0) {
         r = fl_errf(err, r, "out of memory");
         goto out;
     }
@@ -390,13 +462,8 @@ int vfy_linearizable_run(struct vfy_ctx *c, const struct vfy_config *cfg, struct
     r = 0;
 out:
     fl_buf_free(&d);
-    fl_buf_free(&vt);
-    json_decref(viol);
-    json_decref(inc);
-    lin_ws_free(ws);
-    free(start);
-    free(idx);
-    free(lops);
+    fl_buf_free(&m.vt);
+    json_decref(m.viol);
     return r;
 }
 

@@ -303,8 +303,9 @@ static int create_table(struct pg_state *s, struct fl_err *err)
         return rc;
     }
     /* faultline_kv for the register model, faultline_set (a row per element) for the set model. */
-    r = PQexec(c, "CREATE TABLE IF NOT EXISTS faultline_kv (k text PRIMARY KEY, v bigint NOT NULL);"
-                  "CREATE TABLE IF NOT EXISTS faultline_set (k text, e bigint, PRIMARY KEY (k, e))");
+    r = PQexec(c,
+               "CREATE TABLE IF NOT EXISTS faultline_kv (k text PRIMARY KEY, v bigint NOT NULL);"
+               "CREATE TABLE IF NOT EXISTS faultline_set (k text, e bigint, PRIMARY KEY (k, e))");
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc =
             fl_errf(err, -EIO, "postgres: cannot create faultline_kv: %s", PQresultErrorMessage(r));
@@ -338,19 +339,11 @@ static int pg_check(const struct fl_target_env *env, const char **key, struct fl
     return 0;
 }
 
-static int pg_start(const struct fl_target_env *env, void **state, struct fl_err *err)
+/* What pg_start needs on this machine: the lab's shape, the binaries, the postgres user. */
+static int pg_prerequisites(const struct fl_target_env *env, struct passwd **pw, struct fl_err *err)
 {
-    const json_t *cfg = env->config;
-    int64_t deadline =
-        fl_now_ns() + (env->ready_timeout_ns > 0 ? env->ready_timeout_ns : 120000000000LL);
-    int base_port = (int)svc_opt_uint(cfg, "port", 5432);
-    struct passwd *pw = getpwnam(PG_USER);
-    struct pg_state *s;
-    char sdir[300];
-    size_t *order = NULL, i;
     int rc;
 
-    *state = NULL;
     if ((rc = pg_check(env, NULL, err)) < 0 ||
         (rc = svc_need(PGAUTOCTL_BIN, "pg-auto-failover-cli", err)) < 0 ||
         (rc = svc_need(PG_BINDIR "/postgres", "postgresql-15", err)) < 0)
@@ -359,31 +352,27 @@ static int pg_start(const struct fl_target_env *env, void **state, struct fl_err
         return fl_errf(err, -ENOENT,
                        "pgautofailover.so not found: install the Debian package "
                        "postgresql-15-auto-failover (scripts/setup.sh --with-services)");
-    if (!pw)
+    if ((*pw = getpwnam(PG_USER)) == NULL)
         return fl_errf(err, -ENOENT,
                        "no user 'postgres': install the Debian package postgresql-15");
     if (strlen(env->run_dir) > 300)
         return fl_errf(err, -ENAMETOOLONG, "run directory path too long");
-    if ((s = calloc(1, sizeof(*s))) == NULL ||
-        (s->nodes = calloc(env->n_hosts, sizeof(*s->nodes))) == NULL ||
-        (order = calloc(env->n_hosts, sizeof(*order))) == NULL) {
-        if (s)
-            free(s->nodes);
-        free(s);
-        return fl_errf(err, -ENOMEM, "out of memory");
-    }
-    if ((rc = place(env, order, err)) < 0) {
-        free(order);
-        free(s->nodes);
-        free(s);
-        return rc;
-    }
-    s->n = env->n_hosts;
-    /* pg_autoctl and postgres run as postgres: their state must be within its reach. */
-    if ((rc = svc_state_dir("postgres", env->run_dir, PG_USER, sdir, sizeof(sdir), s->priv,
-                            sizeof(s->priv), err)) < 0)
-        goto fail;
-    snprintf(s->dbname, sizeof(s->dbname), "%s", svc_opt_str(cfg, "database", "postgres"));
+    return 0;
+}
+
+/*
+ * Name every node (node 0 the monitor, then the data nodes in placement
+ * order) and make its directories: logs under run_dir/<host>, state under
+ * sdir/<host> (its pg/ fresh and the postgres user's), and sdir/pg-xdg.
+ */
+static int pg_layout(const struct fl_target_env *env, struct pg_state *s, const size_t *order,
+                     const struct passwd *pw, const char *sdir, struct fl_err *err)
+{
+    int base_port = (int)svc_opt_uint(env->config, "port", 5432);
+    size_t i;
+    int rc;
+
+    snprintf(s->dbname, sizeof(s->dbname), "%s", svc_opt_str(env->config, "database", "postgres"));
     snprintf(s->env_cfg, sizeof(s->env_cfg), "XDG_CONFIG_HOME=%s/pg-xdg/config", sdir);
     snprintf(s->env_data, sizeof(s->env_data), "XDG_DATA_HOME=%s/pg-xdg/data", sdir);
     snprintf(s->env_path, sizeof(s->env_path), "PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin", PG_BINDIR);
@@ -408,131 +397,176 @@ static int pg_start(const struct fl_target_env *env, void **state, struct fl_err
         snprintf(d, sizeof(d), "%s/pg", nd->state);
         svc_rmtree(d);
         if ((rc = fl_mkdir_p(nd->base, 0755)) < 0 || (rc = fl_mkdir_p(nd->state, 0755)) < 0 ||
-            (rc = fl_mkdir_p_as(d, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
-            fl_errf(err, rc, "cannot create %s: %s", d, strerror(-rc));
-            goto fail;
-        }
+            (rc = fl_mkdir_p_as(d, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0)
+            return fl_errf(err, rc, "cannot create %s: %s", d, strerror(-rc));
     }
     snprintf(s->xdg, sizeof(s->xdg), "%s/pg-xdg", sdir);
     svc_rmtree(s->xdg);
-    if ((rc = fl_mkdir_p_as(s->xdg, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0) {
-        fl_errf(err, rc, "cannot create %s: %s", s->xdg, strerror(-rc));
-        goto fail;
+    if ((rc = fl_mkdir_p_as(s->xdg, 0700, 0700, (int)pw->pw_uid, (int)pw->pw_gid)) < 0)
+        return fl_errf(err, rc, "cannot create %s: %s", s->xdg, strerror(-rc));
+    return 0;
+}
+
+/* The monitor: create, set its failure-detection settings, run, wait until it answers. */
+static int pg_start_monitor(struct pg_state *s, const json_t *cfg, int64_t deadline,
+                            struct fl_err *err)
+{
+    int rc;
+
+    struct pnode *m = &s->nodes[0];
+    char port[16], conf[PATH_MAX], text[1024];
+    char *args[] = {(char *)"create",     (char *)"monitor",
+                    (char *)"--pgdata",   m->pgdata,
+                    (char *)"--pgport",   port,
+                    (char *)"--hostname", m->addr,
+                    (char *)"--auth",     (char *)"trust",
+                    (char *)"--no-ssl",   NULL};
+
+    snprintf(port, sizeof(port), "%d", m->port);
+    if ((rc = pg_autoctl(s, m, "create monitor", args, 60000000000LL, err)) < 0)
+        return rc;
+    snprintf(text, sizeof(text),
+             "\n# faultline: short failure detection (docs/targets.md)\n"
+             "pgautofailover.health_check_period = %lld\n"
+             "pgautofailover.health_check_timeout = %lld\n"
+             "pgautofailover.health_check_max_retries = %lld\n"
+             "pgautofailover.health_check_retry_delay = %lld\n"
+             "pgautofailover.node_considered_unhealthy_timeout = %lld\n"
+             "pgautofailover.primary_demote_timeout = %lld\n"
+             "pgautofailover.startup_grace_period = %lld\n",
+             (long long)svc_opt_ms(cfg, "health_check_period", 1000),
+             (long long)svc_opt_ms(cfg, "health_check_timeout", 1000),
+             (long long)svc_opt_uint(cfg, "health_check_max_retries", 1),
+             (long long)svc_opt_ms(cfg, "health_check_retry_delay", 500),
+             (long long)svc_opt_ms(cfg, "unhealthy_timeout", 3000),
+             (long long)svc_opt_ms(cfg, "primary_demote_timeout", 5000),
+             (long long)svc_opt_ms(cfg, "startup_grace_period", 2000));
+    snprintf(conf, sizeof(conf), "%s/postgresql.conf", m->pgdata);
+    if ((rc = append_file(conf, text, err)) < 0)
+        return rc;
+    snprintf(conf, sizeof(conf), "%s/pg_hba.conf", m->pgdata);
+    if ((rc = append_file(conf, "host all all 0.0.0.0/0 trust # faultline\n", err)) < 0 ||
+        (rc = run_node(s, m, err)) < 0)
+        return rc;
+    snprintf(s->monitor_uri, sizeof(s->monitor_uri),
+             "postgres://autoctl_node@%s:%d/pg_auto_failover?sslmode=disable", m->addr, m->port);
+    for (;;) {
+        PGresult *ok = monitor_query(s, "SELECT 1");
+        char tail[400];
+
+        if (ok) {
+            PQclear(ok);
+            break;
+        }
+        if (!svc_alive(&m->p, NULL) || fl_now_ns() > deadline) {
+            return fl_errf(err, -ETIMEDOUT, "pg_autoctl monitor on %s did not come up; log %s: %s",
+                           m->name, m->p.log, svc_log_tail(m->p.log, tail, sizeof(tail)));
+        }
+        svc_sleep_ns(200000000);
     }
+    return 0;
+}
+
+/* Data node i (1 = the first: it becomes primary; the others secondaries): create, run, wait. */
+static int pg_start_node(struct pg_state *s, const json_t *cfg, size_t i, int64_t deadline,
+                         struct fl_err *err)
+{
+    int rc;
+
+    struct pnode *nd = &s->nodes[i];
+    char port[16], conf[PATH_MAX], npt[24];
+    char *args[] = {(char *)"create",
+                    (char *)"postgres",
+                    (char *)"--pgdata",
+                    nd->pgdata,
+                    (char *)"--pgport",
+                    port,
+                    (char *)"--hostname",
+                    nd->addr,
+                    (char *)"--name",
+                    nd->name,
+                    (char *)"--monitor",
+                    s->monitor_uri,
+                    (char *)"--auth",
+                    (char *)"trust",
+                    (char *)"--no-ssl",
+                    (char *)"--dbname",
+                    s->dbname,
+                    NULL,
+                    NULL,
+                    NULL};
+    char *cset[] = {(char *)"config",
+                    (char *)"set",
+                    (char *)"--pgdata",
+                    nd->pgdata,
+                    (char *)"timeout.network_partition_timeout",
+                    npt,
+                    NULL};
+
+    snprintf(port, sizeof(port), "%d", nd->port);
+    if (i > 1 && !svc_opt_bool(cfg, "synchronous", true)) {
+        /* Asynchronous standby: not part of the write quorum. */
+        args[17] = (char *)"--replication-quorum";
+        args[18] = (char *)"false";
+    }
+    snprintf(npt, sizeof(npt), "%lld",
+             (long long)((svc_opt_ms(cfg, "network_partition_timeout", 4000) + 999) / 1000));
+    if ((rc = pg_autoctl(s, nd, "create postgres", args, 120000000000LL, err)) < 0 ||
+        (rc = pg_autoctl(s, nd, "config set", cset, 30000000000LL, err)) < 0)
+        return rc;
+    snprintf(conf, sizeof(conf), "%s/pg_hba.conf", nd->pgdata);
+    if (access(conf, F_OK) == 0 &&
+        (rc = append_file(conf, "host all all 0.0.0.0/0 trust # faultline\n", err)) < 0)
+        return rc;
+    if ((rc = run_node(s, nd, err)) < 0)
+        return rc;
+    if (i == 1)
+        rc = wait_states(s, nd, deadline, "single", 1, err);
+    else
+        rc = wait_states(s, nd, deadline, "secondary", (int)i - 1, err);
+    return rc < 0 ? rc : 0;
+}
+
+static int pg_start(const struct fl_target_env *env, void **state, struct fl_err *err)
+{
+    int64_t deadline =
+        fl_now_ns() + (env->ready_timeout_ns > 0 ? env->ready_timeout_ns : 120000000000LL);
+    struct passwd *pw = NULL;
+    struct pg_state *s;
+    char sdir[300];
+    size_t *order = NULL, i;
+    int rc;
+
+    *state = NULL;
+    if ((rc = pg_prerequisites(env, &pw, err)) < 0)
+        return rc;
+    if ((s = calloc(1, sizeof(*s))) == NULL ||
+        (s->nodes = calloc(env->n_hosts, sizeof(*s->nodes))) == NULL ||
+        (order = calloc(env->n_hosts, sizeof(*order))) == NULL) {
+        if (s)
+            free(s->nodes);
+        free(s);
+        return fl_errf(err, -ENOMEM, "out of memory");
+    }
+    if ((rc = place(env, order, err)) < 0) {
+        free(order);
+        free(s->nodes);
+        free(s);
+        return rc;
+    }
+    s->n = env->n_hosts;
+    /* pg_autoctl and postgres run as postgres: their state must be within its reach. */
+    if ((rc = svc_state_dir("postgres", env->run_dir, PG_USER, sdir, sizeof(sdir), s->priv,
+                            sizeof(s->priv), err)) < 0 ||
+        (rc = pg_layout(env, s, order, pw, sdir, err)) < 0)
+        goto fail;
     free(order);
     order = NULL;
-
-    /* The monitor: create, set its failure-detection settings, run. */
-    {
-        struct pnode *m = &s->nodes[0];
-        char port[16], conf[PATH_MAX], text[1024];
-        char *args[] = {(char *)"create",     (char *)"monitor",
-                        (char *)"--pgdata",   m->pgdata,
-                        (char *)"--pgport",   port,
-                        (char *)"--hostname", m->addr,
-                        (char *)"--auth",     (char *)"trust",
-                        (char *)"--no-ssl",   NULL};
-
-        snprintf(port, sizeof(port), "%d", m->port);
-        if ((rc = pg_autoctl(s, m, "create monitor", args, 60000000000LL, err)) < 0)
-            goto fail;
-        snprintf(text, sizeof(text),
-                 "\n# faultline: short failure detection (docs/targets.md)\n"
-                 "pgautofailover.health_check_period = %lld\n"
-                 "pgautofailover.health_check_timeout = %lld\n"
-                 "pgautofailover.health_check_max_retries = %lld\n"
-                 "pgautofailover.health_check_retry_delay = %lld\n"
-                 "pgautofailover.node_considered_unhealthy_timeout = %lld\n"
-                 "pgautofailover.primary_demote_timeout = %lld\n"
-                 "pgautofailover.startup_grace_period = %lld\n",
-                 (long long)svc_opt_ms(cfg, "health_check_period", 1000),
-                 (long long)svc_opt_ms(cfg, "health_check_timeout", 1000),
-                 (long long)svc_opt_uint(cfg, "health_check_max_retries", 1),
-                 (long long)svc_opt_ms(cfg, "health_check_retry_delay", 500),
-                 (long long)svc_opt_ms(cfg, "unhealthy_timeout", 3000),
-                 (long long)svc_opt_ms(cfg, "primary_demote_timeout", 5000),
-                 (long long)svc_opt_ms(cfg, "startup_grace_period", 2000));
-        snprintf(conf, sizeof(conf), "%s/postgresql.conf", m->pgdata);
-        if ((rc = append_file(conf, text, err)) < 0)
-            goto fail;
-        snprintf(conf, sizeof(conf), "%s/pg_hba.conf", m->pgdata);
-        if ((rc = append_file(conf, "host all all 0.0.0.0/0 trust # faultline\n", err)) < 0 ||
-            (rc = run_node(s, m, err)) < 0)
-            goto fail;
-        snprintf(s->monitor_uri, sizeof(s->monitor_uri),
-                 "postgres://autoctl_node@%s:%d/pg_auto_failover?sslmode=disable", m->addr,
-                 m->port);
-        for (;;) {
-            PGresult *ok = monitor_query(s, "SELECT 1");
-            char tail[400];
-
-            if (ok) {
-                PQclear(ok);
-                break;
-            }
-            if (!svc_alive(&m->p, NULL) || fl_now_ns() > deadline) {
-                rc =
-                    fl_errf(err, -ETIMEDOUT, "pg_autoctl monitor on %s did not come up; log %s: %s",
-                            m->name, m->p.log, svc_log_tail(m->p.log, tail, sizeof(tail)));
-                goto fail;
-            }
-            svc_sleep_ns(200000000);
-        }
-    }
+    if ((rc = pg_start_monitor(s, env->config, deadline, err)) < 0)
+        goto fail;
     /* Data nodes one by one: the first becomes primary, the others secondaries. */
     for (i = 1; i < s->n; i++) {
-        struct pnode *nd = &s->nodes[i];
-        char port[16], conf[PATH_MAX], npt[24];
-        char *args[] = {(char *)"create",
-                        (char *)"postgres",
-                        (char *)"--pgdata",
-                        nd->pgdata,
-                        (char *)"--pgport",
-                        port,
-                        (char *)"--hostname",
-                        nd->addr,
-                        (char *)"--name",
-                        nd->name,
-                        (char *)"--monitor",
-                        s->monitor_uri,
-                        (char *)"--auth",
-                        (char *)"trust",
-                        (char *)"--no-ssl",
-                        (char *)"--dbname",
-                        s->dbname,
-                        NULL,
-                        NULL,
-                        NULL};
-        char *cset[] = {(char *)"config",
-                        (char *)"set",
-                        (char *)"--pgdata",
-                        nd->pgdata,
-                        (char *)"timeout.network_partition_timeout",
-                        npt,
-                        NULL};
-
-        snprintf(port, sizeof(port), "%d", nd->port);
-        if (i > 1 && !svc_opt_bool(cfg, "synchronous", true)) {
-            /* Asynchronous standby: not part of the write quorum. */
-            args[17] = (char *)"--replication-quorum";
-            args[18] = (char *)"false";
-        }
-        snprintf(npt, sizeof(npt), "%lld",
-                 (long long)((svc_opt_ms(cfg, "network_partition_timeout", 4000) + 999) / 1000));
-        if ((rc = pg_autoctl(s, nd, "create postgres", args, 120000000000LL, err)) < 0 ||
-            (rc = pg_autoctl(s, nd, "config set", cset, 30000000000LL, err)) < 0)
-            goto fail;
-        snprintf(conf, sizeof(conf), "%s/pg_hba.conf", nd->pgdata);
-        if (access(conf, F_OK) == 0 &&
-            (rc = append_file(conf, "host all all 0.0.0.0/0 trust # faultline\n", err)) < 0)
-            goto fail;
-        if ((rc = run_node(s, nd, err)) < 0)
-            goto fail;
-        if (i == 1)
-            rc = wait_states(s, nd, deadline, "single", 1, err);
-        else
-            rc = wait_states(s, nd, deadline, "secondary", (int)i - 1, err);
-        if (rc < 0)
+        if ((rc = pg_start_node(s, env->config, i, deadline, err)) < 0)
             goto fail;
     }
     if ((rc = wait_states(s, &s->nodes[1], deadline, "primary", 1, err)) < 0)
