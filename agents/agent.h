@@ -37,10 +37,10 @@
 #define AGENT_VERSION        "0.1.0"
 #define AGENT_TOKEN_MIN      FL_TOKEN_MIN /* shortest bearer token accepted */
 #define AGENT_TOKEN_MAX      FL_TOKEN_MAX /* longest token file content */
-#define AGENT_BODY_MAX       (64 * 1024) /* request bodies above this: 413 */
-#define AGENT_TTL_MIN_MS     100         /* shortest lease */
-#define AGENT_TTL_MAX_MS     86400000LL  /* longest lease: one day */
-#define AGENT_FAULTS_MAX     1024        /* active faults per agent */
+#define AGENT_BODY_MAX       (64 * 1024)  /* request bodies above this: 413 */
+#define AGENT_TTL_MIN_MS     100          /* shortest lease */
+#define AGENT_TTL_MAX_MS     86400000LL   /* longest lease: one day */
+#define AGENT_FAULTS_MAX     1024         /* active faults per agent */
 #define AGENT_IFNAME_MAX     16
 #define AGENT_PER_IP_DEFAULT 32 /* connections per client address */
 /* GnuTLS priorities: TLS 1.2 and 1.3 only, the library's NORMAL cipher choice. */

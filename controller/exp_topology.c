@@ -300,7 +300,8 @@ int experiment_resolve(const struct experiment *exp, const char *name, struct ex
 static const char *const topo_keys[] = {"regions", "control", NULL};
 static const char *const region_keys[] = {"name", "zones", NULL};
 static const char *const zone_keys[] = {"name", "hosts", NULL};
-static const char *const host_keys[] = {"name", "agent", "address", NULL};
+static const char *const host_keys[] = {"name", "agent", "address", "token_file", NULL};
+static const char *const host_required[] = {"name", "agent", "address", NULL};
 
 #define TOPO_NAME_MAX 28 /* region and zone names: "<region>-<zone>-h29" fits EXP_NAME_MAX */
 
@@ -329,7 +330,7 @@ static int parse_staging_host(struct pctx *p, struct fy_node *hv, const char *pa
     int rc;
 
     if ((rc = expect_map(p, hv, NULL, path)) < 0 ||
-        (rc = map_check(p, hv, hv, path, host_keys, host_keys)) < 0)
+        (rc = map_check(p, hv, hv, path, host_keys, host_required)) < 0)
         return rc;
     v = map_get(hv, "name", &k);
     pathf(sub, sizeof(sub), "%s.name", path);
@@ -343,6 +344,23 @@ static int parse_staging_host(struct pctx *p, struct fy_node *hv, const char *pa
         strlen(s) >= EXP_URL_MAX)
         return perr(p, v, k, "%s: expected an http:// or https:// URL, found '%s'", sub, s);
     snprintf(h->agent, sizeof(h->agent), "%s", s);
+    if ((v = map_get(hv, "token_file", &k)) != NULL) {
+        const char *slash = strrchr(p->file ? p->file : "", '/');
+        int dirlen = slash ? (int)(slash - p->file) : 0;
+
+        pathf(sub, sizeof(sub), "%s.token_file", path);
+        if ((rc = get_str(p, v, k, sub, &s)) < 0)
+            return rc;
+        if (s[0] == '\0')
+            return perr(p, v, k, "%s: expected the path of this agent's token file, found ''", sub);
+        /* Relative: next to the experiment file, wherever faultline runs. */
+        if (s[0] == '/' || slash == NULL)
+            rc = snprintf(h->token_file, sizeof(h->token_file), "%s", s);
+        else
+            rc = snprintf(h->token_file, sizeof(h->token_file), "%.*s/%s", dirlen, p->file, s);
+        if (rc < 0 || (size_t)rc >= sizeof(h->token_file))
+            return perr(p, v, k, "%s: path longer than %d characters", sub, EXP_TOKEN_FILE_MAX - 1);
+    }
     v = map_get(hv, "address", &k);
     pathf(sub, sizeof(sub), "%s.address", path);
     if ((rc = get_str(p, v, k, sub, &s)) < 0)

@@ -27,9 +27,10 @@
 #include "faultline/cidr.h"
 #include "faultline/err.h"
 
-#define EXP_API_VERSION "faultline/v1"
-#define EXP_NAME_MAX    64  /* names of experiments, regions, zones, hosts, ops */
-#define EXP_URL_MAX     256 /* agent URLs */
+#define EXP_API_VERSION    "faultline/v1"
+#define EXP_NAME_MAX       64  /* names of experiments, regions, zones, hosts, ops */
+#define EXP_URL_MAX        256 /* agent URLs */
+#define EXP_TOKEN_FILE_MAX 512 /* a staging host's token_file path */
 
 /* The lab's address plan (see docs/experiment-file.md, "The lab's address plan"). */
 #define EXP_LAB_CONTROL        "198.19.0.0/24" /* control network: controller .1, agents .(i+10) */
@@ -87,6 +88,9 @@ struct exp_host {
     struct fl_cidr data;     /* data address (/32 or /128) */
     struct fl_cidr control;  /* lab: 198.19.0.(index+10)/32; staging: family 0 (unknown) */
     char agent[EXP_URL_MAX]; /* agent base URL ("http://198.19.0.10:7070" in the lab) */
+    /* staging: this agent's own token file (relative paths resolved against the experiment
+       file's directory); "": the run's --token-file */
+    char token_file[EXP_TOKEN_FILE_MAX];
 };
 
 struct exp_zone {

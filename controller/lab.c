@@ -56,12 +56,21 @@ static const char *ip_path(void)
     return "ip";
 }
 
+/*
+ * Write a new file in one of the lab's private directories (root runs what
+ * is written here: `ip -batch`, the emergency script). A file of that name is
+ * removed first and the new one made with O_EXCL|O_NOFOLLOW: never through a
+ * symlink, never into a file someone else opened.
+ */
 static int write_file(const char *path, mode_t mode, const char *text)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd;
     size_t len = strlen(text), off = 0;
     ssize_t w;
 
+    if (unlink(path) < 0 && errno != ENOENT)
+        return -errno;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
     while (off < len) {
@@ -311,8 +320,9 @@ static int state_write(const struct lab *lab)
     for (i = 0; i < lab->n_grp; i++)
         json_array_append_new(nss, json_string(lab->grp_ns[i]));
     for (i = 0; i < lab->n_procs; i++)
-        json_array_append_new(
-            procs, json_pack("{s:i,s:s}", "pid", (int)lab->procs[i], "name", lab->proc_names[i]));
+        json_array_append_new(procs, json_pack("{s:i,s:s,s:I}", "pid", (int)lab->procs[i], "name",
+                                               lab->proc_names[i], "start",
+                                               (json_int_t)lab_proc_start(lab->procs[i])));
     json_object_set_new(j, "id", json_string(lab->id));
     json_object_set_new(j, "dir", json_string(lab->dir));
     json_object_set_new(j, "controller_pid", json_integer(getpid()));
@@ -334,12 +344,73 @@ static int state_write(const struct lab *lab)
 
 /* ---- namespace deletion ------------------------------------------------- */
 
+int lab_private_tmpdir(char *out, size_t len)
+{
+    struct stat st;
+    int r = fl_mkdir_p(LAB_RUN_DIR, 0755);
+
+    if (r < 0)
+        return r;
+    if (lstat(LAB_RUN_DIR, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return -EPERM;
+    if ((size_t)snprintf(out, len, "%s/tmp-XXXXXX", LAB_RUN_DIR) >= len)
+        return -ENAMETOOLONG;
+    return mkdtemp(out) ? 0 : -errno;
+}
+
+int lab_dir_create(const char *dir, struct fl_err *err)
+{
+    char parent[LAB_DIR_MAX], *slash;
+    struct stat st;
+    uid_t me = geteuid();
+
+    snprintf(parent, sizeof(parent), "%s", dir);
+    slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof(parent), ".");
+    if (lstat(parent, &st) < 0)
+        return fl_errf(err, -errno, "run directory %s: %s", parent, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fl_errf(err, -ENOTDIR,
+                       "run directory %s is not a directory (a symlink?): refusing "
+                       "to put the lab's files there",
+                       parent);
+    if (st.st_uid != me && st.st_uid != 0)
+        return fl_errf(err, -EPERM,
+                       "run directory %s is owned by uid %u, not %u: refusing to put the lab's "
+                       "root-run files there",
+                       parent, (unsigned)st.st_uid, (unsigned)me);
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+        return fl_errf(err, -EPERM,
+                       "run directory %s is writable by group or others (mode %03o): refusing "
+                       "to put the lab's root-run files there",
+                       parent, (unsigned)(st.st_mode & 0777));
+    if (mkdir(dir, 0700) < 0) {
+        if (errno == EEXIST)
+            return fl_errf(err, -EEXIST,
+                           "lab directory %s exists already: refusing to reuse it (every run "
+                           "makes its own)",
+                           dir);
+        return fl_errf(err, -errno, "cannot create %s: %s", dir, strerror(errno));
+    }
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != me)
+        return fl_errf(err, -EPERM, "lab directory %s changed under us", dir);
+    return 0;
+}
+
 /*
  * Kill every process in the namespaces (SIGKILL), then delete them with one
  * `ip -batch`. names: n namespace names. Returns 0 or -errno.
  */
-static int ns_destroy(char **names, size_t n, const char *tmpdir, struct fl_err *err)
+static int ns_destroy(char **names, size_t n, const char *dir, struct fl_err *err)
 {
+    char tmpdir[64] = "";
     ino_t *inos = calloc(n ? n : 1, sizeof(*inos));
     pid_t pids[1024];
     struct text t = {0};
@@ -369,10 +440,22 @@ static int ns_destroy(char **names, size_t n, const char *tmpdir, struct fl_err 
     for (i = 0; i < n; i++)
         if (ns_inode(names[i]) != 0)
             tx_add(&t, "netns del %s\n", names[i]);
-    snprintf(batch, sizeof(batch), "%s/fl-netns-del-%d.batch", tmpdir, (int)getpid());
-    snprintf(log, sizeof(log), "%s/fl-netns-del-%d.log", tmpdir, (int)getpid());
-    if ((r = tx_write(&t, batch)) < 0)
+    if (dir == NULL) {
+        /* No lab directory: a fresh private one, never a shared /tmp. */
+        if ((r = lab_private_tmpdir(tmpdir, sizeof(tmpdir))) < 0) {
+            free(t.s);
+            return fl_errf(err, r, "cannot create a private directory under %s: %s", LAB_RUN_DIR,
+                           strerror(-r));
+        }
+        dir = tmpdir;
+    }
+    snprintf(batch, sizeof(batch), "%s/fl-netns-del-%d.batch", dir, (int)getpid());
+    snprintf(log, sizeof(log), "%s/fl-netns-del-%d.log", dir, (int)getpid());
+    if ((r = tx_write(&t, batch)) < 0) {
+        if (tmpdir[0])
+            rmdir(tmpdir);
         return fl_errf(err, r, "cannot write %s: %s", batch, strerror(-r));
+    }
     pid = ip_batch_start(NULL, batch, log);
     r = pid < 0 ? (int)pid : wait_ok(pid);
     if (r < 0) {
@@ -381,6 +464,8 @@ static int ns_destroy(char **names, size_t n, const char *tmpdir, struct fl_err 
     }
     unlink(batch);
     unlink(log);
+    if (tmpdir[0])
+        rmdir(tmpdir);
     return r;
 }
 
@@ -749,8 +834,12 @@ int lab_up(const struct experiment *exp, const char *dir, bool detach, struct la
         return fl_errf(err, -ENOMEM, "out of memory");
     }
     lab_names(lab, exp);
-    if ((r = fl_mkdir_p(LAB_STATE_DIR, 0755)) < 0 || (r = fl_mkdir_p(lab->dir, 0700)) < 0) {
-        fl_errf(err, r, "cannot create %s: %s", lab->dir, strerror(-r));
+    if ((r = fl_mkdir_p(LAB_STATE_DIR, 0755)) < 0) {
+        fl_errf(err, r, "cannot create %s: %s", LAB_STATE_DIR, strerror(-r));
+        lab_free(lab);
+        return r;
+    }
+    if ((r = lab_dir_create(lab->dir, err)) < 0) {
         lab_free(lab);
         return r;
     }
@@ -1040,6 +1129,7 @@ void lab_free(struct lab *lab)
     free(lab->host_ns);
     free(lab->grp_ns);
     free(lab->grp_place);
+    explicit_bzero(lab->token, sizeof(lab->token));
     free(lab);
 }
 
@@ -1114,8 +1204,16 @@ int lab_down_id(const char *id, struct fl_err *err)
         json_array_foreach(json_object_get(j, "processes"), i, v)
         {
             pid_t pid = (pid_t)json_integer_value(json_object_get(v, "pid"));
+            json_t *st = json_object_get(v, "start");
 
-            if (pid > 0)
+            /*
+             * Only the process the lab started: its pid may belong to another
+             * process by now. Without a recorded start time (an older state
+             * file) nothing is signalled here; the namespaces' processes are
+             * killed with them below.
+             */
+            if (pid > 0 && json_is_integer(st) && json_integer_value(st) > 0 &&
+                lab_proc_start(pid) == (long long)json_integer_value(st))
                 kill(pid, SIGTERM);
         }
         usleep(300000);
@@ -1124,7 +1222,7 @@ int lab_down_id(const char *id, struct fl_err *err)
     if (!j && n == 0)
         return fl_errf(err, -ENOENT, "no lab with id %s", id);
     if (n > 0)
-        r = ns_destroy(names, n, "/tmp", err);
+        r = ns_destroy(names, n, NULL, err);
     for (i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -36,6 +36,7 @@
 #define LAB_ID_LEN      6                     /* hex characters of the short run id */
 #define LAB_NS_MAX      160                   /* network namespace names */
 #define LAB_STATE_DIR   "/run/faultline/labs" /* <id>.json, and <id>/ for `lab up` */
+#define LAB_RUN_DIR     "/run/faultline"      /* root-owned; private tmp-XXXXXX dirs */
 #define LAB_CLIENT_NET  "198.18.250.0/24"     /* the workload's clients */
 #define LAB_CLIENT_ADDR "198.18.250.1"        /* the controller's client address */
 #define LAB_CLIENT_GW   "198.18.250.254"      /* the router's leg on the clients' network */
@@ -152,6 +153,17 @@ int lab_list(char ***ids, size_t *n);
  * the controller.
  */
 long long lab_proc_start(pid_t pid);
+
+/*
+ * Make a lab's run directory dir (mode 0700), where root-run files go
+ * (batches, the emergency script, agent state). Refused with a precise
+ * error, before anything is written: an existing dir (never reused), a
+ * parent that is not a directory, is owned by another user than the
+ * caller or root, or is writable by group or others without the sticky bit.
+ */
+int lab_dir_create(const char *dir, struct fl_err *err);
+/* A fresh private directory (mkdtemp, 0700) under LAB_RUN_DIR into out. 0 or -errno. */
+int lab_private_tmpdir(char *out, size_t len);
 
 /*
  * Is lab id stale: its state file names a controller (not a detached `lab

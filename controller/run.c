@@ -86,12 +86,38 @@ static int phase_checks(struct run *R)
 /* Staging: the agents the file lists, with the token of --token-file. */
 static int phase_staging(struct run *R)
 {
+    const struct exp_topology *t = &R->exp->topology;
+    size_t i, shared = 0;
+
     R->t_agents = fl_now_ns();
-    if (!R->o->token_file)
-        return run_fail(R, FL_EXIT_USAGE, "%s: staging agents need --token-file", R->exp->file);
-    if (agent_token_read(R->o->token_file, &R->token, &R->err) < 0)
+    for (i = 0; i < t->n_hosts; i++) {
+        if (t->hosts[i].token_file[0] == '\0')
+            shared++;
+        /* The token and every fault in clear text: allowed, never silently. */
+        if (strncmp(t->hosts[i].agent, "http://", 7) == 0)
+            log_warnx("%s: the agent of host %s is plain HTTP (%s): its bearer token and "
+                      "faults cross the network unencrypted; use https://",
+                      R->exp->file, t->hosts[i].name, t->hosts[i].agent);
+    }
+    if (shared > 0 && !R->o->token_file)
+        return run_fail(R, FL_EXIT_USAGE,
+                        "%s: staging agents need --token-file (or a token_file for every host)",
+                        R->exp->file);
+    if (R->o->token_file && agent_token_read(R->o->token_file, &R->token, &R->err) < 0)
         return run_fail(R, FL_EXIT_USAGE, "%s", R->err.msg);
     R->agents.token = R->token;
+    if (shared == t->n_hosts)
+        return 0;
+    R->agents.tokens = calloc(R->agents.n ? R->agents.n : 1, sizeof(*R->agents.tokens));
+    if (R->agents.tokens == NULL)
+        return run_fail(R, FL_EXIT_HARNESS, "out of memory");
+    for (i = 0; i < t->n_hosts && i < R->agents.n; i++) {
+        if (t->hosts[i].token_file[0] == '\0')
+            continue;
+        if (agent_token_read(t->hosts[i].token_file, &R->agents.tokens[i], &R->err) < 0)
+            return run_fail(R, FL_EXIT_USAGE, "%s: host %s: %s", R->exp->file, t->hosts[i].name,
+                            R->err.msg);
+    }
     return 0;
 }
 
