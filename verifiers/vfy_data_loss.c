@@ -152,9 +152,12 @@ static void final_writers(const struct vfy_ctx *c, struct dl_keys *k)
         uint8_t st = k->st[o->key];
 
         if (dl_writes(o) && (st & FIN_HAS) && !(st & FIN_SET) && o->value == k->fin[o->key]) {
+            /* an info write may take effect at any time after its invocation */
+            int64_t t = o->outcome == HIST_INFO ? INT64_MAX : o->complete_ns;
+
             k->st[o->key] |= FIN_WRITER;
-            if (o->complete_ns > k->fc[o->key])
-                k->fc[o->key] = o->complete_ns;
+            if (t > k->fc[o->key])
+                k->fc[o->key] = t;
         }
     }
 }

@@ -428,6 +428,45 @@ static void data_loss_should_not_count_an_absent_info_write(void **state)
     hist_faults_free(&fs);
 }
 
+/*
+ * A write the client gave up on (info) may take effect at any time after its
+ * invocation, even long after the client's timeout: a request sent into a
+ * cut is retransmitted by the client's kernel and applied after the heal.
+ * When its value is final, the ok writes between its timeout and the heal
+ * may have been overwritten by it: not lost. The same history with that
+ * write ok (it took effect before its answer) loses both.
+ */
+static void data_loss_should_not_count_writes_a_late_info_write_may_have_overwritten(void **state)
+{
+    struct hist h;
+    struct hist_faults fs = {0};
+    struct vfy_config cfg;
+    struct vfy_result r;
+
+    assert_int_equal(hist_init(&h), 0);
+    tl_fault(&fs, "f1", 1000, 1000, 11000, 11000);
+    tl_op(&h, 1, "put", true, "k", 1, "west", 100, 110, HIST_OK);
+    tl_op(&h, 2, "put", true, "k", 5, "west", 1005, 2005, HIST_INFO);
+    tl_op(&h, 3, "put", true, "k", 2, "north", 4000, 4010, HIST_OK);
+    tl_op(&h, 3, "put", true, "k", 3, "north", 8000, 8010, HIST_OK);
+    tl_final(&h, "k", 5, 15000);
+    vfy_config_init_defaults(&cfg);
+    assert_int_equal(vfy_data_loss_preset(&cfg.data_loss, "session", NULL), 0);
+    assert_int_equal(vfy_data_loss_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_true(r.pass);
+    assert_int_equal((int)tl_num(r.measured, "lost_updates"), 0);
+    vfy_result_free(&r);
+
+    h.ops[1].outcome = HIST_OK;
+    assert_int_equal(vfy_data_loss_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_false(r.pass);
+    assert_int_equal((int)tl_num(r.measured, "lost_updates"), 2);
+    assert_int_equal((int)tl_num(r.measured, "lost_after"), 2);
+    vfy_result_free(&r);
+    hist_free(&h);
+    hist_faults_free(&fs);
+}
+
 static void data_loss_should_fail_any_loss_without_a_fault(void **state)
 {
     struct hist h;
@@ -750,6 +789,7 @@ int main(void)
         cmocka_unit_test(staleness_should_judge_only_the_listed_point_reads),
         cmocka_unit_test(data_loss_should_count_lost_writes_and_their_window),
         cmocka_unit_test(data_loss_should_not_count_an_absent_info_write),
+        cmocka_unit_test(data_loss_should_not_count_writes_a_late_info_write_may_have_overwritten),
         cmocka_unit_test(data_loss_should_fail_any_loss_without_a_fault),
         cmocka_unit_test(staleness_should_measure_versions_and_time_behind),
         cmocka_unit_test(availability_should_report_ratios_per_phase_against_floors),

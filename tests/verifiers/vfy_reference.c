@@ -297,10 +297,12 @@ void ref_data_loss(const struct hist *h, const struct hist_faults *fs,
         fcs[i] = NINF;
     for (i = 0; i < h->n; i++) {
         const struct hist_op *o = &h->ops[i];
+        /* an info write may take effect at any time after its invocation */
+        int64_t c = o->outcome == HIST_INFO ? PINF : o->complete_ns;
 
         if (o->is_write && fins[o->key] != NULL && o->value == fins[o->key]->value &&
-            o->complete_ns > fcs[o->key])
-            fcs[o->key] = o->complete_ns;
+            c > fcs[o->key])
+            fcs[o->key] = c;
     }
     for (g = 0; g < 2; g++)
         t->reach_b[g] = t->reach_a[g] = -1;
