@@ -278,7 +278,87 @@ static void latency_row(FILE *f, const struct bins *B, int c, double y)
     fputs("</g>\n", f);
 }
 
-/* Lost writes on the time axis: the earliest and latest of each fault. */
+/* Is rec the earliest or latest lost write of fault fl (those get an offset label)? */
+static bool loss_extreme(const json_t *fl, const json_t *rec)
+{
+    json_int_t no = json_integer_value(jget(rec, "record"));
+
+    return no == json_integer_value(jget(jget(fl, "earliest"), "record")) ||
+           no == json_integer_value(jget(jget(fl, "latest"), "record"));
+}
+
+/* Every listed lost write of fault fl as a diamond, titled with its key, value, region, offset. */
+static void loss_list(FILE *f, const struct bins *B, const json_t *fl, double y)
+{
+    const json_t *rec;
+    size_t i;
+
+    json_array_foreach(jget(fl, "lost_writes"), i, rec)
+    {
+        const json_t *off = jget(rec, "offset_ms"), *v = jget(rec, "value");
+        double x, ms = json_number_value(off);
+
+        if (!json_is_integer(jget(rec, "complete_ns")))
+            continue;
+        x = xpos(B, json_integer_value(jget(rec, "complete_ns")));
+        fprintf(f, "<path class=\"lost\" d=\"M%.1f %.1fl6 8l-6 8l-6 -8z\"><title>lost write of ", x,
+                y + 12);
+        esc(f, jstr(fl, "id", "?"));
+        fprintf(f, ": record %" JSON_INTEGER_FORMAT ", key ",
+                json_integer_value(jget(rec, "record")));
+        esc(f, jstr(rec, "key", "?"));
+        if (json_is_integer(v))
+            fprintf(f, ", value %" JSON_INTEGER_FORMAT, json_integer_value(v));
+        fputs(", region ", f);
+        esc(f, jstr(rec, "region", "?"));
+        if (json_is_number(off))
+            fprintf(f, ", %s%.0f ms from the fault start (%s)", ms > 0 ? "+" : "", ms,
+                    jstr(rec, "side", "?"));
+        fputs("</title></path>\n", f);
+        if (json_is_number(off) && loss_extreme(fl, rec))
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s%.0f ms</text>\n", x + 7, y + 36,
+                    ms > 0 ? "+" : "", ms);
+    }
+    if (json_integer_value(jget(fl, "lost_truncated")) > 0) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">(", X1 - 160, y + 48);
+        esc(f, jstr(fl, "id", "?"));
+        fprintf(f, ": %" JSON_INTEGER_FORMAT " more not listed)</text>\n",
+                json_integer_value(jget(fl, "lost_truncated")));
+    }
+}
+
+/* The earliest and latest lost write of fault fl (a report.json without lost_writes). */
+static void loss_extremes(FILE *f, const struct bins *B, const json_t *fl, double y)
+{
+    static const char *const which[2] = {"earliest", "latest"};
+    int k;
+
+    for (k = 0; k < 2; k++) {
+        const json_t *rec = jget(fl, which[k]), *off;
+        double x;
+
+        if (!json_is_object(rec) || !json_is_integer(jget(rec, "complete_ns")))
+            continue;
+        off = jget(rec, "before_fault_ms");
+        if (off == NULL)
+            off = jget(rec, "after_fault_ms");
+        x = xpos(B, json_integer_value(jget(rec, "complete_ns")));
+        fprintf(f,
+                "<path class=\"lost\" d=\"M%.1f %.1fl6 8l-6 8l-6 -8z\"><title>%s lost write "
+                "of %s: record %" JSON_INTEGER_FORMAT ", key ",
+                x, y + 12, which[k], jstr(fl, "id", "?"), json_integer_value(jget(rec, "record")));
+        esc(f, jstr(rec, "key", "?"));
+        fprintf(f,
+                ", completed %.0f ms %s the fault (%" JSON_INTEGER_FORMAT
+                " lost in all)</title></path>",
+                fabs(json_number_value(off)), jget(rec, "before_fault_ms") ? "before" : "after",
+                json_integer_value(jget(fl, "lost")));
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s%.0f ms</text>\n", x + 7, y + 36,
+                jget(rec, "before_fault_ms") ? "-" : "+", fabs(json_number_value(off)));
+    }
+}
+
+/* Lost writes on the time axis: every listed one of each fault, with its offset from the fault. */
 static void loss_row(FILE *f, const struct bins *B, const json_t *report, double y)
 {
     const json_t *fl;
@@ -290,34 +370,10 @@ static void loss_row(FILE *f, const struct bins *B, const json_t *report, double
             y + 12, y + 25, X0, X1, y + 20, y + 20);
     json_array_foreach(jget(jget(verifier(report, "data_loss"), "measured"), "faults"), i, fl)
     {
-        static const char *const which[2] = {"earliest", "latest"};
-        int k;
-
-        for (k = 0; k < 2; k++) {
-            const json_t *rec = jget(fl, which[k]), *off;
-            double x;
-
-            if (!json_is_object(rec) || !json_is_integer(jget(rec, "complete_ns")))
-                continue;
-            off = jget(rec, "before_fault_ms");
-            if (off == NULL)
-                off = jget(rec, "after_fault_ms");
-            x = xpos(B, json_integer_value(jget(rec, "complete_ns")));
-            fprintf(f,
-                    "<path class=\"lost\" d=\"M%.1f %.1fl6 8l-6 8l-6 -8z\"><title>%s lost write "
-                    "of %s: record %" JSON_INTEGER_FORMAT ", key ",
-                    x, y + 12, which[k], jstr(fl, "id", "?"),
-                    json_integer_value(jget(rec, "record")));
-            esc(f, jstr(rec, "key", "?"));
-            fprintf(f,
-                    ", %s %.0f ms %s the fault (%" JSON_INTEGER_FORMAT
-                    " lost in all)</title></path>",
-                    jget(rec, "before_fault_ms") ? "completed" : "completed",
-                    fabs(json_number_value(off)), jget(rec, "before_fault_ms") ? "before" : "after",
-                    json_integer_value(jget(fl, "lost")));
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">%s%.0f ms</text>\n", x + 7, y + 36,
-                    jget(rec, "before_fault_ms") ? "-" : "+", fabs(json_number_value(off)));
-        }
+        if (json_is_array(jget(fl, "lost_writes")))
+            loss_list(f, B, fl, y);
+        else
+            loss_extremes(f, B, fl, y);
     }
     fputs("</g>\n", f);
 }

@@ -4,7 +4,8 @@
  * the records with a cursor on the fault timeline and a flat counter array.
  * A floor with no operation to judge anywhere (its class never appears, or
  * none of its phases saw an operation of the class) makes the verdict
- * inconclusive unless some other floor failed.
+ * inconclusive unless some other floor failed. The same pass counts each
+ * record again under its region (measured.by_region, report only).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,14 +23,20 @@ struct cnt {
 };
 
 struct av_measure {
-    struct cnt *k; /* [ng][3][nclasses] */
-    size_t ng, nc;
+    struct cnt *k;  /* [ng][3][nclasses] */
+    struct cnt *rg; /* [nregions][3][nclasses]: per serving region, phases summed over faults */
+    size_t ng, nc, nr;
     uint64_t excluded, nviol, unjudged;
 };
 
 static struct cnt *cnt_at(const struct av_measure *m, size_t g, size_t p, size_t cls)
 {
     return &m->k[(g * 3 + p) * m->nc + cls];
+}
+
+static struct cnt *rg_at(const struct av_measure *m, size_t reg, size_t p, size_t cls)
+{
+    return &m->rg[(reg * 3 + p) * m->nc + cls];
 }
 
 /* The (fault, phase) pairs a record invoked at t counts in: up to two. */
@@ -80,6 +87,12 @@ static void av_count(const struct vfy_ctx *c, struct av_measure *m)
             cnt_at(m, g[b], p[b], rw)->ok += o->outcome == HIST_OK;
             cnt_at(m, g[b], p[b], oc)->total++;
             cnt_at(m, g[b], p[b], oc)->ok += o->outcome == HIST_OK;
+            if (o->region == 0 || o->region >= m->nr)
+                continue; /* unknown region: not broken down */
+            rg_at(m, o->region, p[b], rw)->total++;
+            rg_at(m, o->region, p[b], rw)->ok += o->outcome == HIST_OK;
+            rg_at(m, o->region, p[b], oc)->total++;
+            rg_at(m, o->region, p[b], oc)->ok += o->outcome == HIST_OK;
         }
     }
 }
@@ -123,9 +136,10 @@ static void av_floors(const struct vfy_ctx *c, const struct vfy_availability_cfg
 
 /* ---- JSON ---- */
 
-static json_t *group_json(const struct vfy_ctx *c, const struct av_measure *m, size_t f)
+/* One row of cells ([3][nclasses]) into fj as {phase: {class: {ok, total, ratio}}}. */
+static json_t *cells_json(const struct vfy_ctx *c, const struct av_measure *m,
+                          const struct cnt *row, json_t *fj)
 {
-    json_t *fj = json_pack("{s:s}", "id", c->nfaults ? c->faults[f]->id : "(whole run)");
     size_t p;
     uint32_t cls;
 
@@ -133,7 +147,7 @@ static json_t *group_json(const struct vfy_ctx *c, const struct av_measure *m, s
         json_t *pj = json_object();
 
         for (cls = 0; cls < m->nc; cls++) {
-            const struct cnt *x = cnt_at(m, f, p, cls);
+            const struct cnt *x = &row[p * m->nc + cls];
 
             if (x->total == 0)
                 continue;
@@ -145,6 +159,30 @@ static json_t *group_json(const struct vfy_ctx *c, const struct av_measure *m, s
         json_object_set_new(fj, c->nfaults ? phase_name[p] : "whole_run", pj);
     }
     return fj;
+}
+
+static json_t *group_json(const struct vfy_ctx *c, const struct av_measure *m, size_t f)
+{
+    return cells_json(c, m, cnt_at(m, f, 0, 0),
+                      json_pack("{s:s}", "id", c->nfaults ? c->faults[f]->id : "(whole run)"));
+}
+
+/* measured.by_region: per region with records, its phases summed over every fault. */
+static json_t *region_json(const struct vfy_ctx *c, const struct av_measure *m)
+{
+    json_t *br = json_object();
+    size_t reg, i;
+
+    for (reg = 1; br != NULL && reg < m->nr; reg++) {
+        bool any = false;
+
+        for (i = 0; i < 3 * m->nc && !any; i++)
+            any = m->rg[reg * 3 * m->nc + i].total > 0;
+        if (any)
+            json_object_set_new(br, c->h->regions.s[reg],
+                                cells_json(c, m, rg_at(m, reg, 0, 0), json_object()));
+    }
+    return br;
 }
 
 static json_t *floors_json(const struct vfy_availability_cfg *av)
@@ -169,8 +207,10 @@ static int av_measure(const struct vfy_ctx *c, const struct vfy_availability_cfg
 
     m->ng = c->nfaults ? c->nfaults : 1;
     m->nc = c->nclasses;
+    m->nr = c->nregions;
     m->k = calloc(m->ng * 3 * m->nc, sizeof(*m->k));
-    if (m->k == NULL)
+    m->rg = calloc((m->nr ? m->nr : 1) * 3 * m->nc, sizeof(*m->rg));
+    if (m->k == NULL || m->rg == NULL)
         return -ENOMEM;
     av_count(c, m);
     for (f = 0; f < m->ng; f++)
@@ -208,6 +248,7 @@ static int av_json(const struct vfy_ctx *c, const struct av_measure *m, struct v
         }
     }
     json_object_set_new(out->measured, "faults", faults_j);
+    json_object_set_new(out->measured, "by_region", region_json(c, m));
     json_object_set_new(out->measured, "below_floor", json_integer((json_int_t)m->nviol));
     json_object_set_new(out->measured, "excluded_uncertain", json_integer((json_int_t)m->excluded));
     json_object_set_new(out->measured, "floors_unjudged", json_integer((json_int_t)m->unjudged));
@@ -264,5 +305,6 @@ out:
     fl_buf_free(&d);
     fl_buf_free(&bad);
     free(m.k);
+    free(m.rg);
     return r;
 }

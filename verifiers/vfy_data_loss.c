@@ -21,7 +21,10 @@
  * it, so it is given the benefit of the doubt and counts as before.
  * A compare-and-set that compared and did not swap wrote nothing: it is
  * never a write here (an info cas is an info write: never lost).
- * Three passes over the records with key-indexed arrays.
+ * Three passes over the records with key-indexed arrays. Every lost write
+ * is also listed per fault (lost_writes, the first DL_LIST_MAX in record
+ * order, lost_truncated beyond) with its signed offset from the fault start
+ * under the same side rule, so that the report can draw each one.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,10 +49,13 @@ struct loss_side {
     int64_t reach;           /* before: fault start - earliest; after: latest - fault start */
 };
 
+#define DL_LIST_MAX 2000 /* lost writes listed per fault */
+
 struct loss_group {
     const struct hist_fault *f; /* NULL: no fault in the timeline */
     struct loss_side before, after;
     bool over_n, over_w, over_a;
+    size_t *list, nlist; /* positions of the listed lost writes (record order) */
 };
 
 struct dl_measure {
@@ -182,8 +188,19 @@ static void side_add(struct loss_side *s, const struct vfy_ctx *c, size_t i)
     s->lost++;
 }
 
+/* List lost write i under its fault (the first DL_LIST_MAX only). */
+static int list_add(struct loss_group *lg, size_t i)
+{
+    if (lg->nlist == DL_LIST_MAX)
+        return 0;
+    if (lg->list == NULL && (lg->list = malloc(DL_LIST_MAX * sizeof(*lg->list))) == NULL)
+        return -ENOMEM;
+    lg->list[lg->nlist++] = i;
+    return 0;
+}
+
 /* 3: every ok write: present, superseded or lost, and on which side of its fault. */
-static void judge_writes(const struct vfy_ctx *c, const struct dl_keys *k, struct dl_measure *m)
+static int judge_writes(const struct vfy_ctx *c, const struct dl_keys *k, struct dl_measure *m)
 {
     size_t i;
 
@@ -208,7 +225,10 @@ static void judge_writes(const struct vfy_ctx *c, const struct dl_keys *k, struc
         m->total++;
         lg = &m->grp[c->nfaults ? attribute(c, o->complete_ns) : 0];
         side_add(lg->f && o->complete_ns > lg->f->apply_done_ns ? &lg->after : &lg->before, c, i);
+        if (list_add(lg, i) < 0)
+            return -ENOMEM;
     }
+    return 0;
 }
 
 static void key_totals(const struct vfy_ctx *c, const struct dl_keys *k, struct dl_measure *m)
@@ -275,7 +295,10 @@ static int dl_measure(const struct vfy_ctx *c, const struct vfy_config *cfg, str
         m->grp[g].f = c->nfaults ? c->faults[g] : NULL;
     final_values(c, &k);
     final_writers(c, &k);
-    judge_writes(c, &k, m);
+    if (judge_writes(c, &k, m) < 0) {
+        r = -ENOMEM;
+        goto out;
+    }
     key_totals(c, &k, m);
     judge_groups(c, &cfg->data_loss, m);
 out:
@@ -304,6 +327,46 @@ static json_t *side_record(const struct vfy_ctx *c, const struct loss_group *lg,
     return j;
 }
 
+/*
+ * One listed lost write: offset_ms is signed from the fault start (apply_sent),
+ * negative before it, by side_record's rule: after = acknowledged once the fault
+ * was certainly in effect; a before write inside the apply window is at 0.
+ * Without a fault in the timeline there is no offset and no side.
+ */
+static json_t *lost_entry_json(const struct vfy_ctx *c, const struct loss_group *lg, size_t pos)
+{
+    const struct hist_op *o = &c->ops[pos];
+    const struct hist *h = c->h;
+    json_t *j = json_pack("{s:I,s:s,s:o,s:s,s:I}", "record", (json_int_t)vfy_record_no(c, pos),
+                          "key", h->keys.s[o->key], "value",
+                          o->value ? json_integer((json_int_t)o->value) : json_null(), "region",
+                          h->regions.s[o->region], "complete_ns", (json_int_t)o->complete_ns);
+    int64_t off;
+
+    if (j == NULL || lg->f == NULL)
+        return j;
+    if (o->complete_ns > lg->f->apply_done_ns) {
+        off = o->complete_ns - lg->f->apply_sent_ns;
+        json_object_set_new(j, "side", json_string("after"));
+    } else {
+        off = o->complete_ns - lg->f->apply_sent_ns;
+        off = off < 0 ? off : 0;
+        json_object_set_new(j, "side", json_string("before"));
+    }
+    json_object_set_new(j, "offset_ms", vfy_json_ms(off));
+    return j;
+}
+
+static json_t *lost_list_json(const struct vfy_ctx *c, const struct loss_group *lg)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a != NULL && i < lg->nlist; i++)
+        json_array_append_new(a, lost_entry_json(c, lg, lg->list[i]));
+    return a;
+}
+
 static json_t *group_json(const struct vfy_ctx *c, const struct loss_group *lg)
 {
     const struct loss_side *b = &lg->before, *a = &lg->after;
@@ -321,6 +384,8 @@ static json_t *group_json(const struct vfy_ctx *c, const struct loss_group *lg)
     l = a->lost ? a->latest : b->latest;
     json_object_set_new(fj, "earliest", side_record(c, lg, e));
     json_object_set_new(fj, "latest", side_record(c, lg, l));
+    json_object_set_new(fj, "lost_writes", lost_list_json(c, lg));
+    json_object_set_new(fj, "lost_truncated", json_integer((json_int_t)(lost - lg->nlist)));
     return fj;
 }
 
@@ -498,6 +563,8 @@ out:
         vfy_result_free(out);
         r = fl_errf(err, r, "out of memory in the data_loss verifier");
     }
+    for (g = 0; m.grp != NULL && g < m.ng; g++)
+        free(m.grp[g].list);
     free(m.grp);
     fl_buf_free(&d);
     return r;

@@ -367,6 +367,91 @@ static json_t *fault_json(const struct vfy_ctx *c, const struct rec_measure *m,
     return fj;
 }
 
+/* One (region, class) cell of measured.by_region, summed over the faults. */
+struct reg_sum {
+    uint32_t attempts, ok, recovered;
+    int64_t worst_ns; /* worst RTO of the recoveries this region served */
+};
+
+static void reg_sum_add(struct reg_sum *rs, const struct recovery *rr)
+{
+    rs->attempts += rr->attempts;
+    rs->ok += rr->ok;
+}
+
+/* One region's entry: {attempts: {class: {total, ok}}, recovered: {class: n}, rto_ms: {...}}. */
+static json_t *reg_entry_json(const struct vfy_ctx *c, const struct reg_sum *row)
+{
+    json_t *e = json_pack("{s:{},s:{},s:{}}", "attempts", "recovered", "rto_ms");
+    uint32_t cls;
+
+    for (cls = 0; e != NULL && cls < c->nclasses; cls++) {
+        const struct reg_sum *rs = &row[cls];
+        const char *cn = vfy_class_name(c, cls);
+
+        if (rs->attempts > 0)
+            json_object_set_new(
+                json_object_get(e, "attempts"), cn,
+                json_pack("{s:i,s:i}", "total", (int)rs->attempts, "ok", (int)rs->ok));
+        if (rs->recovered == 0)
+            continue;
+        json_object_set_new(json_object_get(e, "recovered"), cn,
+                            json_integer((json_int_t)rs->recovered));
+        json_object_set_new(json_object_get(e, "rto_ms"), cn, vfy_json_ms(rs->worst_ns));
+    }
+    return e;
+}
+
+/*
+ * measured.by_region: per region (the record's `region`), summed over the
+ * faults, the attempts of each measured class in the searched intervals and
+ * how often (and how slowly, worst) the first sustained success was served
+ * there. Report only; one pass over the per-fault results.
+ */
+static json_t *region_json(const struct vfy_ctx *c, const struct rec_measure *m)
+{
+    size_t nr = c->nregions, fi, reg;
+    struct reg_sum *sum = calloc((nr ? nr : 1) * c->nclasses, sizeof(*sum));
+    json_t *br = json_object();
+    uint32_t cls;
+
+    if (sum == NULL || br == NULL) {
+        free(sum);
+        json_decref(br);
+        return NULL;
+    }
+    for (fi = 0; fi < m->nfaults; fi++) {
+        const struct rec_fault *rf = &m->faults[fi];
+
+        for (cls = 0; !rf->never_healed && cls < c->nclasses; cls++) {
+            const struct recovery *rc = &rf->cls[cls];
+            struct reg_sum *rs;
+
+            if (m->role[cls] == ROLE_SKIP || m->role[cls] == ROLE_EXCLUDED || rc->attempts == 0)
+                continue;
+            for (reg = 1; reg < nr; reg++)
+                reg_sum_add(&sum[reg * c->nclasses + cls], &rf->reg[(size_t)cls * nr + reg]);
+            if (!rc->found || c->ops[rc->pos].region == 0)
+                continue;
+            rs = &sum[(size_t)c->ops[rc->pos].region * c->nclasses + cls];
+            if (rs->recovered++ == 0 || rc->rto_ns > rs->worst_ns)
+                rs->worst_ns = rc->rto_ns;
+        }
+    }
+    for (reg = 1; reg < nr; reg++) {
+        bool any = false;
+
+        for (cls = 0; cls < c->nclasses && !any; cls++)
+            any = sum[reg * c->nclasses + cls].attempts > 0 ||
+                  sum[reg * c->nclasses + cls].recovered > 0;
+        if (any)
+            json_object_set_new(br, c->h->regions.s[reg],
+                                reg_entry_json(c, &sum[reg * c->nclasses]));
+    }
+    free(sum);
+    return br;
+}
+
 /* measured.rto_ms: the worst per required class across faults (null = never). */
 static json_t *worst_json(const struct vfy_ctx *c, const struct rec_measure *m)
 {
@@ -434,6 +519,7 @@ static int rec_json(const struct vfy_ctx *c, const struct vfy_config *cfg,
         json_object_set_new(out->measured, "heals_without_write",
                             json_integer((json_int_t)m->nnowrite));
     json_object_set_new(out->measured, "faults", faults_j);
+    json_object_set_new(out->measured, "by_region", region_json(c, m));
     return 0;
 }
 

@@ -106,7 +106,8 @@ static int run_kind(const struct hist *h, const struct hist_faults *faults,
  * Per client group: a verifier that can be restricted to groups, run over
  * the whole history of a history that has groups, is run again over each
  * group's records and reported under measured.by_group.<group> (status and
- * measured); the verdict stays the whole history's. 0 or -ENOMEM.
+ * measured, and the group's by_region when the verifier reports one); the
+ * verdict stays the whole history's. 0 or -ENOMEM.
  */
 static int by_group(const struct hist *h, const struct hist_faults *faults,
                     const struct vfy_config *cfg, const struct vfy_kind *k, struct vfy_result *out,
@@ -114,7 +115,7 @@ static int by_group(const struct hist *h, const struct hist_faults *faults,
 {
     struct vfy_config *gc;
     struct vfy_names *names;
-    json_t *bg;
+    json_t *bg, *ge, *br;
     size_t i;
     int r = 0;
 
@@ -137,9 +138,12 @@ static int by_group(const struct hist *h, const struct hist_faults *faults,
         snprintf(names->name[0], VFY_NAME_LEN, "%s", h->groups.s[i]);
         if ((r = run_kind(h, faults, gc, k, k->run, &gr, err)) < 0)
             break;
-        json_object_set_new(bg, h->groups.s[i],
-                            json_pack("{s:s,s:O}", "status", vfy_status_name(gr.status), "measured",
-                                      gr.measured ? gr.measured : json_null()));
+        ge = json_pack("{s:s,s:O}", "status", vfy_status_name(gr.status), "measured",
+                       gr.measured ? gr.measured : json_null());
+        /* the group's per-region breakdown, also at by_group.<group>.by_region */
+        if (ge != NULL && (br = json_object_get(gr.measured, "by_region")) != NULL)
+            json_object_set(ge, "by_region", br);
+        json_object_set_new(bg, h->groups.s[i], ge);
         vfy_result_free(&gr);
     }
     if (r == 0)

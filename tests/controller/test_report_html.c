@@ -170,6 +170,58 @@ static void report_html_should_stay_small_and_self_contained(void **state)
     json_decref(report);
 }
 
+/* With lost_writes (data_loss lists every lost write) each one is a titled diamond. */
+static void report_html_should_draw_every_listed_lost_write(void **state)
+{
+    char dir[] = "/tmp/fl-rh-XXXXXX", path[128];
+    json_t *report = json_loads(report_text, 0, NULL), *fl, *v;
+    struct hist h;
+    struct hist_faults hf;
+    struct fl_err err = {0};
+    char *html, *p;
+    size_t len, marks = 0;
+
+    (void)state;
+    assert_non_null(report);
+    assert_non_null(mkdtemp(dir));
+    big_history(&h, &hf);
+    v = json_array_get(json_object_get(report, "verifiers"), 1);
+    assert_string_equal(json_string_value(json_object_get(v, "name")), "data_loss");
+    fl = json_array_get(json_object_get(json_object_get(v, "measured"), "faults"), 0);
+    assert_non_null(fl);
+    json_object_set_new(
+        fl, "lost_writes",
+        json_loads("[{\"record\":7,\"key\":\"k1\",\"value\":5,\"region\":\"west\","
+                   "\"complete_ns\":1029700000000,\"side\":\"before\",\"offset_ms\":-300},"
+                   "{\"record\":8,\"key\":\"k<3\",\"value\":42,\"region\":\"east\","
+                   "\"complete_ns\":1029900000000,\"side\":\"before\",\"offset_ms\":-100},"
+                   "{\"record\":9,\"key\":\"k2\",\"value\":null,\"region\":\"east\","
+                   "\"complete_ns\":1032000000000,\"side\":\"after\",\"offset_ms\":2000}]",
+                   0, NULL));
+    json_object_set_new(fl, "lost_truncated", json_integer(4));
+    report_add_figures(report, &h, &hf, NULL);
+    assert_int_equal(report_html_write(dir, report, &h, &hf, &err), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    html = slurp(path, &len);
+    for (p = html; (p = strstr(p, "<path class=\"lost\"")) != NULL; p++)
+        marks++;
+    assert_int_equal(marks, 3);
+    assert_non_null(strstr(html, "lost write of f1: record 8, key k&lt;3, value 42, region east, "
+                                 "-100 ms from the fault start (before)"));
+    assert_non_null(strstr(html, "lost write of f1: record 9, key k2, region east, +2000 ms from "
+                                 "the fault start (after)"));
+    assert_non_null(strstr(html, ">-300 ms</text>")); /* the earliest and latest are labelled */
+    assert_non_null(strstr(html, ">+2000 ms</text>"));
+    assert_null(strstr(html, ">-100 ms</text>"));
+    assert_non_null(strstr(html, "(f1: 4 more not listed)"));
+    free(html);
+    unlink(path);
+    rmdir(dir);
+    hist_free(&h);
+    hist_faults_free(&hf);
+    json_decref(report);
+}
+
 static void stats_should_give_percentiles_and_availability_per_phase(void **state)
 {
     struct hist h;
@@ -245,6 +297,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(report_html_should_stay_small_and_self_contained),
+        cmocka_unit_test(report_html_should_draw_every_listed_lost_write),
         cmocka_unit_test(stats_should_give_percentiles_and_availability_per_phase),
         cmocka_unit_test(summary_should_print_one_aligned_line_per_verifier),
     };

@@ -248,6 +248,85 @@ static void data_loss_should_measure_both_sides_of_the_fault_start(void **state)
     hist_faults_free(&fs);
 }
 
+/*
+ * Every lost write is listed under its fault with its signed offset from the
+ * fault start (sent at 100000, in effect at 100010): register key a loses
+ * value 2 (1 s before), set key s loses elements 1..5 on both sides, one of
+ * them inside the apply window (before, at 0). Then 2003 lost elements:
+ * 2000 are listed and lost_truncated counts the rest.
+ */
+static void data_loss_should_list_every_lost_write_with_its_offset(void **state)
+{
+    static const struct {
+        const char *key, *side;
+        int value, offset_ms;
+    } want[] = {{"s", "before", 1, -3000}, {"a", "before", 2, -1000}, {"s", "before", 2, -500},
+                {"s", "before", 3, 0},     {"s", "after", 4, 2000},   {"s", "after", 5, 10000}};
+    static const uint64_t keep[] = {6};
+    struct hist h;
+    struct hist_faults fs;
+    struct vfy_config cfg;
+    struct vfy_result r;
+    size_t rec[6], i;
+    char path[64];
+
+    (void)state;
+    assert_int_equal(hist_init(&h), 0);
+    memset(&fs, 0, sizeof(fs));
+    tl_fault(&fs, "f1", 100000, 100010, 130000, 130010);
+    tl_op(&h, 1, "put", true, "a", 1, "west", 90000, 90010, HIST_OK);
+    set_write(&h, 3, "s", 6, 94000, 95000, HIST_OK);
+    rec[0] = set_write(&h, 3, "s", 1, 96000, 97000, HIST_OK);
+    rec[1] = tl_op(&h, 1, "put", true, "a", 2, "west", 98990, 99000, HIST_OK);
+    rec[2] = set_write(&h, 3, "s", 2, 99400, 99500, HIST_OK);
+    rec[3] = set_write(&h, 3, "s", 3, 99990, 100005, HIST_OK);
+    rec[4] = set_write(&h, 3, "s", 4, 101000, 102000, HIST_OK);
+    rec[5] = set_write(&h, 3, "s", 5, 109000, 110000, HIST_OK);
+    tl_final(&h, "a", 1, 140000);
+    set_final(&h, "s", keep, 1, 140000);
+    config_json(&cfg, "{\"data_loss\":{\"max_window\":\"5s\",\"max_after\":\"1m\"}}");
+    assert_int_equal(vfy_data_loss_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_int_equal(r.status, VFY_PASS);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.lost"), 6);
+    assert_int_equal((int)json_array_size(tl_get(r.measured, "faults.0.lost_writes")), 6);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.lost_truncated"), 0);
+    for (i = 0; i < 6; i++) {
+        json_t *e;
+
+        snprintf(path, sizeof(path), "faults.0.lost_writes.%zu", i);
+        e = tl_get(r.measured, path);
+        assert_non_null(e);
+        assert_int_equal((int)tl_num(e, "record"), (int)rec[i]);
+        assert_string_equal(json_string_value(json_object_get(e, "key")), want[i].key);
+        assert_int_equal((int)tl_num(e, "value"), want[i].value);
+        assert_string_equal(json_string_value(json_object_get(e, "region")), "west");
+        assert_string_equal(json_string_value(json_object_get(e, "side")), want[i].side);
+        assert_int_equal((int)tl_num(e, "offset_ms"), want[i].offset_ms);
+    }
+    /* the existing keys keep their meaning */
+    assert_int_equal((int)tl_num(r.measured, "faults.0.earliest.before_fault_ms"), 3000);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.latest.after_fault_ms"), 10000);
+    vfy_result_free(&r);
+    hist_free(&h);
+
+    /* the cap: 2003 lost set elements before the fault, 2000 listed */
+    assert_int_equal(hist_init(&h), 0);
+    for (i = 0; i < 2003; i++)
+        set_write(&h, 3, "s", 10 + i, 50000 + (int64_t)i, 50000 + (int64_t)i + 1, HIST_OK);
+    set_final(&h, "s", keep, 1, 140000);
+    config_json(&cfg, "{\"data_loss\":{\"max_updates\":2002}}");
+    assert_int_equal(vfy_data_loss_check(&h, &fs, &cfg, &r, NULL), 0);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.lost"), 2003);
+    assert_int_equal((int)json_array_size(tl_get(r.measured, "faults.0.lost_writes")), 2000);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.lost_truncated"), 3);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.lost_writes.1999.value"), 2009);
+    assert_int_equal((int)tl_num(r.measured, "faults.0.lost_writes.1999.offset_ms"), -48000);
+    assert_int_equal(r.status, VFY_FAIL);
+    vfy_result_free(&r);
+    hist_free(&h);
+    hist_faults_free(&fs);
+}
+
 /* The Key Vault case: a secondary refusing every request while read-only. */
 static void read_only_should_fail_when_the_service_served_nothing_at_all(void **state)
 {
@@ -423,6 +502,7 @@ int main(void)
         cmocka_unit_test(data_loss_should_measure_both_sides_of_the_fault_start),
         cmocka_unit_test(
             data_loss_should_give_the_apply_window_and_unswapped_cas_the_benefit_of_the_doubt),
+        cmocka_unit_test(data_loss_should_list_every_lost_write_with_its_offset),
         cmocka_unit_test(read_only_should_fail_when_the_service_served_nothing_at_all),
         cmocka_unit_test(every_verifier_should_be_inconclusive_with_nothing_to_judge),
         cmocka_unit_test(failback_should_be_inconclusive_when_no_fault_was_healed),
