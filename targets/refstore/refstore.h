@@ -1,10 +1,13 @@
 /*
  * faultline-refstore internals: one replica of the reference multi-region
  * service. config.c parses the target section and the operation tables,
- * store.c is the in-memory key map, replica.c holds the replication, failure
- * detection and failover logic, http.c is the libmicrohttpd front end, main.c
- * the command line. Everything shared between them is declared here; nothing
- * here is a public API of faultline (the wire protocol is, see docs/refstore.md).
+ * store.c is the in-memory key map, the replica files (replica.c lifecycle
+ * and status, peers.c heartbeats, replicate.c replication, resync.c
+ * snapshots, failover.c failure detection and failover, ops.c client
+ * operations; their private declarations are in replica_int.h) hold the
+ * replica logic, http.c is the libmicrohttpd front end, main.c the command
+ * line. Everything shared between them is declared here; nothing here is a
+ * public API of faultline (the wire protocol is, see docs/refstore.md).
  */
 #ifndef FAULTLINE_REFSTORE_H
 #define FAULTLINE_REFSTORE_H
@@ -130,7 +133,7 @@ void rs_store_clear(struct rs_store *s);
 /* Add element v to e's set: 1 added, 0 already there, -ENOMEM. */
 int rs_entry_add_elem(struct rs_entry *e, uint64_t v);
 
-/* replica.c */
+/* the replica (replica.c, ops.c and the endpoint handlers of the other replica files) */
 struct rs_repl {
     char key[RS_KEY_MAX];
     uint64_t value, version;
