@@ -411,7 +411,7 @@ static void sigint_during_a_fault_should_revert_tear_down_and_report(void **stat
  */
 static void second_sigint_should_kill_the_lab_with_nothing_left(void **state)
 {
-    char file[1024], log[1024], *dir = e2e_tmpdir("sigint2"), *before, *after, *id, *left;
+    char file[1024], log[1024], *dir = e2e_tmpdir("sigint2"), *before, *after, *id, *left, *procs;
     const char *args[] = {"run", "--out", NULL, file, NULL};
     pid_t pid;
     int i, rc;
@@ -436,6 +436,11 @@ static void second_sigint_should_kill_the_lab_with_nothing_left(void **state)
     assert_true(i < 200);
     id = tu_sh_out("sed -n 's/.* lab \\([0-9a-f]*\\) up in .*/\\1/p' '%s' | tr -d '\\n'", log);
     assert_true(id != NULL && strlen(id) > 0);
+    /* Every process in the lab's namespaces now (agents, replicas): none may survive. */
+    procs = tu_sh_out("for n in $(ip netns list | awk '{print $1}' | grep '^fl-%s-'); do "
+                      "ip netns pids \"$n\"; done | sort -u | tr '\\n' ' '",
+                      id);
+    assert_true(procs != NULL && strlen(procs) > 0);
     /*
      * The second interrupt lands while the run is still unwinding the
      * workload: the target's servers are running and the controller sits in
@@ -448,15 +453,21 @@ static void second_sigint_should_kill_the_lab_with_nothing_left(void **state)
     if (rc != 3)
         e2e_print_log(log);
     assert_int_equal(rc, 3);
-    /* Live processes only: a killed child may stay a zombie until init reaps it. */
-    left = tu_sh_out("ip netns list | grep -c 'fl-%s-'; ps -eo stat=,args= | awk '$1 !~ /^Z/' | "
-                     "grep -cE '^[^ ]+ +[^ ]*faultline-(refstore|agent) '",
-                     id);
+    /*
+     * The lab's processes by pid (not every faultline process on the machine:
+     * other runs may share it); live ones only, a killed child may stay a
+     * zombie until init reaps it.
+     */
+    left = tu_sh_out("ip netns list | grep -c 'fl-%s-'; n=0; for p in %s; do "
+                     "s=$(awk '{print $3}' /proc/$p/stat 2>/dev/null); "
+                     "[ -n \"$s\" ] && [ \"$s\" != Z ] && n=$((n+1)); done; echo $n",
+                     id, procs);
     assert_string_equal(left, "0\n0\n");
     after = e2e_root_snapshot();
     assert_string_equal(before, after);
     tu_sh("rm -rf '%s' '%s'", dir, log);
     free(left);
+    free(procs);
     free(id);
     free(before);
     free(after);
