@@ -45,6 +45,8 @@
 #define AGENT_PER_IP_DEFAULT 32 /* connections per client address */
 /* GnuTLS priorities: TLS 1.2 and 1.3 only, the library's NORMAL cipher choice. */
 #define AGENT_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* Default state directory: tmpfs, it lives exactly as long as the faults it journals. */
+#define AGENT_STATE_DIR_DEFAULT "/run/faultline-agent"
 
 /*
  * One allowed process target: "unit", "pidfile" or "match" and its exact

@@ -24,7 +24,7 @@
 
 void agent_usage(FILE *fp)
 {
-    fprintf(fp, "usage: faultline-agent --listen ADDR:PORT --token-file FILE --state-dir DIR\n"
+    fprintf(fp, "usage: faultline-agent --listen ADDR:PORT --token-file FILE [--state-dir DIR]\n"
                 "                       [--allow CIDR|dev:IFNAME]... [--control CIDR]...\n"
                 "                       [--allow-process unit:NAME|pidfile:PATH|match:TEXT]...\n"
                 "                       [--restart-cmd TYPE:VALUE=PROGRAM ARG...]...\n"
@@ -34,7 +34,8 @@ void agent_usage(FILE *fp)
                 "\n"
                 "  --listen ADDR:PORT   address to serve the API on (numeric; [v6]:port)\n"
                 "  --token-file FILE    bearer token every /v1 request must present\n"
-                "  --state-dir DIR      journal and captures (created 0700)\n"
+                "  --state-dir DIR      journal and captures (created 0700; default\n"
+                "                       " AGENT_STATE_DIR_DEFAULT ", on tmpfs: see the docs)\n"
                 "  --allow CIDR         addresses faults may name (repeatable); dev:IFNAME for\n"
                 "                       interfaces; 0.0.0.0/0 or ::/0 allow host-wide faults\n"
                 "  --control CIDR       control network: never dropped, refused in fault specs\n"
@@ -244,8 +245,13 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
         return fl_errf(err, -EINVAL, "--listen ADDR:PORT is required");
     if (cfg->token_file == NULL)
         return fl_errf(err, -EINVAL, "--token-file FILE is required");
+    /*
+     * The journal protects kernel objects that do not survive a reboot, so it
+     * lives on /run (tmpfs; the unit's RuntimeDirectory): it survives an agent
+     * crash, dies with the objects it describes, and its fsyncs cost nothing.
+     */
     if (cfg->state_dir == NULL)
-        return fl_errf(err, -EINVAL, "--state-dir DIR is required");
+        cfg->state_dir = AGENT_STATE_DIR_DEFAULT;
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
         return fl_errf(err, -EINVAL, "--tls-cert and --tls-key go together");
     r = agent_addr_parse(cfg->listen, &cfg->listen_addr, &cfg->listen_len, err);

@@ -39,9 +39,17 @@ static void jpath(const struct inj_ctx *ctx, const char *id, const char *suffix,
     snprintf(out, len, "%s/%s.json%s", ctx->state_dir, id, suffix);
 }
 
-/* Write entry atomically: tmp file, fsync, rename, fsync directory. */
+/*
+ * Write entry atomically: tmp file, fsync, rename. The directory is fsynced
+ * only when the record is created (the intent, before the kernel is touched);
+ * the update that adds the inverse replaces a name that is already durable,
+ * and a lost rename leaves the intent record, which recovery handles as a
+ * crash between the kernel change and the update. One fsync of the record,
+ * plus one of the directory on create: on tmpfs (the agent's default state
+ * directory under /run) both cost microseconds.
+ */
 static int journal_write(struct inj_ctx *ctx, const struct inj_jentry *e, const char *state,
-                         struct fl_err *err)
+                         bool create, struct fl_err *err)
 {
     char path[PATH_MAX + 64], tmp[PATH_MAX + 64];
     json_t *o;
@@ -75,9 +83,9 @@ static int journal_write(struct inj_ctx *ctx, const struct inj_jentry *e, const 
     free(text);
     if (r == 0 && rename(tmp, path) < 0)
         r = fl_errf(err, -errno, "journal %s: %s", path, strerror(errno));
-    if (r == 0)
+    if (r == 0 && create)
         fsync_dir(ctx->state_dir);
-    else
+    else if (r < 0)
         unlink(tmp);
     return r;
 }
@@ -343,7 +351,7 @@ int inj_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault *f, st
     e->spec = json_incref(f->spec);
     e->undo = json_object();
     e->applied_ns = fl_now_ns(); /* apply start; kept in the intent record */
-    r = journal_write(ctx, e, "applying", err);
+    r = journal_write(ctx, e, "applying", true, err);
     if (r < 0) {
         jdrop(ctx, e);
         return r;
@@ -361,7 +369,7 @@ int inj_apply(struct inj_ctx *ctx, const char *id, const struct inj_fault *f, st
     }
     if (json_object_size(e->undo) > 0) {
         /* The inverse must survive a crash too; failing here, undo right away. */
-        r = journal_write(ctx, e, "applied", err);
+        r = journal_write(ctx, e, "applied", false, err);
         if (r < 0) {
             f->kind->revert(ctx, id, e->spec, e->undo, NULL);
             journal_remove(ctx, id);

@@ -5,9 +5,18 @@
  * beside the time of one `ip netns exec H nft add rule ...` call measured in
  * the same run, printed as a ratio; and the agent's RSS at idle.
  *
- * Needs root. Makes its own namespace fl-b<pid>-h, runs the agent given as
- * argv[1] (default: the one built beside it) on its loopback, removes
- * everything at the end. Usage: bench_agent [N] [AGENT]  (N requests, default 500)
+ * It also prints where the time goes: per apply, from the agent's own
+ * apply_start_ns / apply_end_ns (same clock), the request leg (HTTP in, JSON
+ * parse, validation, lock), the injector leg (journal + nf_tables batch) and
+ * the response leg; and, measured apart in the same run, an HTTP round trip
+ * (GET /v1/health) and one journal record write (tmp file, write, fsync,
+ * rename) on the state directory's filesystem, so the nf_tables batch is the
+ * rest of the injector leg.
+ *
+ * Needs root. Makes its own namespace fl-b<pid>-h, runs the agent on its
+ * loopback with its state directory under BASE (default /run, where the agent
+ * keeps its journal by default), removes everything at the end.
+ * Usage: bench_agent [--state-base DIR] [N] [AGENT]  (N requests, default 500)
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -18,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,12 +43,12 @@
 
 extern char **environ;
 
-static char ns[64], dir[64], url[128], auth[128];
+static char ns[64], dir[96], url[128], auth[128];
 static pid_t agent = -1;
 
 static void cleanup(void)
 {
-    char cmd[256];
+    char cmd[320];
 
     if (agent > 0) {
         kill(agent, SIGTERM);
@@ -130,20 +140,85 @@ static double run_ms(const char *const argv[])
     return (double)(fl_now_ns() - t0) / 1e6;
 }
 
+/* One journal record as the injector writes it: tmp file, write, fsync, rename. */
+static double journal_ms(const char *d, int i, int dirsync)
+{
+    char tmp[256], fin[256], text[300];
+    int64_t t0 = fl_now_ns();
+    int fd;
+
+    snprintf(tmp, sizeof(tmp), "%s/j%d.json.tmp", d, i);
+    snprintf(fin, sizeof(fin), "%s/j%d.json", d, i);
+    snprintf(text, sizeof(text),
+             "{\"id\":\"b%d\",\"kind\":\"partition\",\"seq\":%d,"
+             "\"spec\":{\"mode\":\"drop\"},\"state\":\"applying\",\"undo\":{}}",
+             i, i);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, text, strlen(text)) < 0 || fsync(fd) < 0 || rename(tmp, fin) < 0)
+        return -1;
+    close(fd);
+    if (dirsync) {
+        fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fsync(fd);
+        close(fd);
+    }
+    return (double)(fl_now_ns() - t0) / 1e6;
+}
+
+static const char *fs_name(const char *d)
+{
+    struct statfs sf;
+
+    if (statfs(d, &sf) < 0)
+        return "?";
+    switch ((unsigned long)sf.f_type) {
+    case 0x01021994UL:
+        return "tmpfs";
+    case 0xEF53UL:
+        return "ext4";
+    case 0x58465342UL:
+        return "xfs";
+    case 0x9123683EUL:
+        return "btrfs";
+    case 0x794c7630UL:
+        return "overlayfs";
+    default:
+        return "other";
+    }
+}
+
 int main(int argc, char **argv)
 {
-    const char *bin = argc > 2 ? argv[2] : FAULTLINE_AGENT_PATH;
-    int n = argc > 1 ? atoi(argv[1]) : 500, i, fd, ok = 0, nn = 50;
-    double *eff, *rtt, *rev, *nft, rsskb_idle, rsskb_after;
-    char path[128], body[512], cmd[512], *resp, nspath[128];
+    const char *bin = FAULTLINE_AGENT_PATH, *base = "/run";
+    int n = 500, i, fd, ok = 0, nn = 50, nh = 200, nj = 200;
+    double *eff, *rtt, *rev, *nft, *leg_in, *leg_inj, *leg_out, *hl, *jw, *jwd;
+    double rsskb_idle, rsskb_after;
+    char state[256], jdir[300];
+    char path[256], body[512], cmd[512], *resp, nspath[128];
     const char *nft_argv[] = {"ip",   "netns",   "exec", ns,   "nft",   "add",           "rule",
                               "inet", "flbench", "c",    "ip", "saddr", "198.18.1.0/24", "counter",
                               "drop", NULL};
-    int64_t t0;
+    int64_t t0, t1, as, ae;
     json_t *j;
     CURL *h;
     FILE *fp;
 
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: bench_agent [--state-base DIR] [N] [AGENT]\n"
+                   "  N      apply+revert requests (default 500, at least 10)\n"
+                   "  AGENT  faultline-agent binary (default: the one built beside this)\n"
+                   "  --state-base DIR  where the agent's state directory is made "
+                   "(default /run)\n");
+            return 0;
+        } else if (strcmp(argv[i], "--state-base") == 0 && i + 1 < argc) {
+            base = argv[++i];
+        } else if (argv[i][0] >= '0' && argv[i][0] <= '9') {
+            n = atoi(argv[i]);
+        } else {
+            bin = argv[i];
+        }
+    }
     if (geteuid() != 0) {
         fprintf(stderr, "bench_agent: needs root (network namespaces)\n");
         return 77;
@@ -151,7 +226,7 @@ int main(int argc, char **argv)
     if (n < 10)
         n = 10;
     snprintf(ns, sizeof(ns), "fl-b%d-h", (int)getpid());
-    snprintf(dir, sizeof(dir), "/tmp/fl-bench-agent-XXXXXX");
+    snprintf(dir, sizeof(dir), "%s/fl-bench-agent-XXXXXX", base);
     if (mkdtemp(dir) == NULL)
         return 1;
     atexit(cleanup);
@@ -167,11 +242,11 @@ int main(int argc, char **argv)
     snprintf(url, sizeof(url), "http://127.0.0.1:7340");
     snprintf(nspath, sizeof(nspath), "/run/netns/%s", ns);
 
+    snprintf(state, sizeof(state), "%s/state", dir);
     agent = fork();
     if (agent == 0) {
-        char state[128], log[128];
+        char log[256];
 
-        snprintf(state, sizeof(state), "%s/state", dir);
         snprintf(log, sizeof(log), "%s/agent.log", dir);
         fd = open(nspath, O_RDONLY);
         if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
@@ -201,6 +276,12 @@ int main(int argc, char **argv)
     rtt = calloc((size_t)n, sizeof(double));
     rev = calloc((size_t)n, sizeof(double));
     nft = calloc((size_t)nn, sizeof(double));
+    leg_in = calloc((size_t)n, sizeof(double));
+    leg_inj = calloc((size_t)n, sizeof(double));
+    leg_out = calloc((size_t)n, sizeof(double));
+    hl = calloc((size_t)nh, sizeof(double));
+    jw = calloc((size_t)nj, sizeof(double));
+    jwd = calloc((size_t)nj, sizeof(double));
     for (i = 0; i < n; i++) {
         snprintf(body, sizeof(body),
                  "{\"id\":\"b%d\",\"ttl_ms\":60000,\"fault\":{\"kind\":\"partition\","
@@ -212,9 +293,15 @@ int main(int argc, char **argv)
             free(resp);
             return 1;
         }
-        rtt[i] = (double)(fl_now_ns() - t0) / 1e6;
+        t1 = fl_now_ns();
+        rtt[i] = (double)(t1 - t0) / 1e6;
         j = json_loads(resp, 0, NULL);
-        eff[i] = (double)(json_integer_value(json_object_get(j, "apply_end_ns")) - t0) / 1e6;
+        as = json_integer_value(json_object_get(j, "apply_start_ns"));
+        ae = json_integer_value(json_object_get(j, "apply_end_ns"));
+        eff[i] = (double)(ae - t0) / 1e6;
+        leg_in[i] = (double)(as - t0) / 1e6;
+        leg_inj[i] = (double)(ae - as) / 1e6;
+        leg_out[i] = (double)(t1 - ae) / 1e6;
         json_decref(j);
         free(resp);
         snprintf(path, sizeof(path), "/v1/faults/b%d", i);
@@ -227,6 +314,22 @@ int main(int argc, char **argv)
         ok++;
     }
     rsskb_after = (double)rss_kb(agent);
+
+    /* The pieces apart: an HTTP round trip that does nothing, a journal record. */
+    for (i = 0; i < nh; i++) {
+        t0 = fl_now_ns();
+        if (req(h, "GET", "/v1/health", NULL, NULL) != 200)
+            return 1;
+        hl[i] = (double)(fl_now_ns() - t0) / 1e6;
+    }
+    snprintf(jdir, sizeof(jdir), "%s/jbench", dir);
+    if (mkdir(jdir, 0700) < 0)
+        return 1;
+    for (i = 0; i < nj; i++)
+        if ((jw[i] = journal_ms(jdir, i, 0)) < 0 || (jwd[i] = journal_ms(jdir, nj + i, 1)) < 0) {
+            fprintf(stderr, "journal write in %s failed\n", jdir);
+            return 1;
+        }
 
     /* The alternative: one nft CLI call per rule, in the same namespace. */
     snprintf(
@@ -248,7 +351,9 @@ int main(int argc, char **argv)
     {
         double em = pct(eff, n, 0.5), ep = pct(eff, n, 0.99), rm = pct(rtt, n, 0.5),
                rp = pct(rtt, n, 0.99), vm = pct(rev, n, 0.5), vp = pct(rev, n, 0.99),
-               nm = pct(nft, nn, 0.5);
+               nm = pct(nft, nn, 0.5), li = pct(leg_in, n, 0.5), lj = pct(leg_inj, n, 0.5),
+               lo = pct(leg_out, n, 0.5), hm = pct(hl, nh, 0.5), jm = pct(jw, nj, 0.5),
+               jdm = pct(jwd, nj, 0.5);
 
         printf("faultline-agent benchmark (%d apply+revert through the API, keep-alive)\n", ok);
         printf("  apply-to-effect (request sent -> rules active): median %.3f ms  p99 %.3f ms\n",
@@ -261,6 +366,19 @@ int main(int argc, char **argv)
         printf(
             "  ratio nft-cli / agent apply-to-effect: %.1fx  (target: agent median < 1 ms: %s)\n",
             nm / em, em < 1.0 ? "met" : "MISSED");
+        printf("  breakdown of apply (medians of each part; state dir on %s):\n", fs_name(state));
+        printf("    request leg  (sent -> inj_apply starts: HTTP in, JSON, checks): %.3f ms\n", li);
+        printf("    injector leg (inj_apply: journal + nf_tables batch):            %.3f ms\n", lj);
+        printf("    response leg (inj_apply done -> 201 received: JSON, HTTP out):  %.3f ms\n", lo);
+        printf("    apart: HTTP round trip GET /v1/health:                          %.3f ms\n", hm);
+        printf("    apart: journal record (write, fsync, rename):                   %.3f ms\n", jm);
+        printf("    apart: journal record + directory fsync:                        %.3f ms\n",
+               jdm);
+        if (strcmp(fs_name(state), "tmpfs") != 0)
+            printf(
+                "  note: the state dir is not on tmpfs, so journal fsyncs dominate; the agent's\n"
+                "  default /run/faultline-agent is tmpfs on systemd hosts (try --state-base "
+                "/dev/shm)\n");
         printf("  agent RSS: idle %.1f MB, after the run %.1f MB (target idle < 8 MB: %s)\n",
                rsskb_idle / 1024, rsskb_after / 1024, rsskb_idle < 8 * 1024 ? "met" : "MISSED");
     }
@@ -269,5 +387,11 @@ int main(int argc, char **argv)
     free(rtt);
     free(rev);
     free(nft);
+    free(leg_in);
+    free(leg_inj);
+    free(leg_out);
+    free(hl);
+    free(jw);
+    free(jwd);
     return 0;
 }
