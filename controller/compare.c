@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faultline/json.h"
+
 #include "commands.h"
 #include "compare.h"
 #include "report_html.h"
@@ -126,17 +128,7 @@ json_t *compare_load(const char *path, struct fl_err *err)
 
 static const json_t *row_of(const json_t *summary, const char *experiment)
 {
-    const json_t *r;
-    size_t i;
-
-    json_array_foreach(json_object_get(summary, "experiments"), i, r)
-    {
-        const char *n = json_string_value(json_object_get(r, "experiment"));
-
-        if (n && strcmp(n, experiment) == 0)
-            return r;
-    }
-    return NULL;
+    return fl_json_find(json_object_get(summary, "experiments"), "experiment", experiment);
 }
 
 /* A figure as a number: null ("never") is infinitely bad. */

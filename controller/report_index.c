@@ -13,23 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faultline/json.h"
+
 #include "commands.h"
 #include "report.h"
 #include "report_html.h"
 
 static const json_t *vget(const json_t *report, const char *name)
 {
-    const json_t *v;
-    size_t i;
-
-    json_array_foreach(json_object_get(report, "verifiers"), i, v)
-    {
-        const char *n = json_string_value(json_object_get(v, "name"));
-
-        if (n && strcmp(n, name) == 0)
-            return v;
-    }
-    return NULL;
+    return fl_json_find(json_object_get(report, "verifiers"), "name", name);
 }
 
 /* failover.<class>_ms for every class the verifier required (null: never recovered). */

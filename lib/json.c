@@ -6,6 +6,21 @@
 
 #include "faultline/json.h"
 
+const json_t *fl_json_find(const json_t *arr, const char *key, const char *value)
+{
+    const json_t *o;
+    size_t i;
+
+    json_array_foreach(arr, i, o)
+    {
+        const char *s = json_string_value(json_object_get(o, key));
+
+        if (s && strcmp(s, value) == 0)
+            return o;
+    }
+    return NULL;
+}
+
 const char *fl_json_unknown_key(const json_t *obj, const char *const *allowed)
 {
     const char *key;

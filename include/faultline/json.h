@@ -15,4 +15,11 @@
  */
 const char *fl_json_unknown_key(const json_t *obj, const char *const *allowed);
 
+/*
+ * The first object of array arr whose string member key equals value
+ * (report.json's "verifiers" by "name", summary.json's "experiments" by
+ * "experiment"), or NULL. Borrowed reference into arr; arr may be NULL.
+ */
+const json_t *fl_json_find(const json_t *arr, const char *key, const char *value);
+
 #endif

@@ -72,6 +72,22 @@ static void json_keys_should_name_the_first_stranger(void **state)
     json_decref(bad);
 }
 
+static void json_find_should_return_the_first_match_only(void **state)
+{
+    json_t *a = json_loads("[{\"name\":\"failover\",\"n\":1},{\"name\":7},"
+                           "{\"name\":\"data_loss\",\"n\":2},{\"name\":\"data_loss\",\"n\":3}]",
+                           0, NULL);
+
+    (void)state;
+    assert_non_null(a);
+    assert_int_equal(json_integer_value(json_object_get(fl_json_find(a, "name", "data_loss"), "n")),
+                     2);
+    assert_null(fl_json_find(a, "name", "data"));
+    assert_null(fl_json_find(a, "other", "failover"));
+    assert_null(fl_json_find(NULL, "name", "failover"));
+    json_decref(a);
+}
+
 static void http_easy_should_fail_fast_with_curls_text(void **state)
 {
     char errbuf[CURL_ERROR_SIZE];
@@ -95,6 +111,7 @@ int main(void)
         cmocka_unit_test(hint_should_name_only_close_words),
         cmocka_unit_test(mkdir_p_should_make_every_level_once),
         cmocka_unit_test(json_keys_should_name_the_first_stranger),
+        cmocka_unit_test(json_find_should_return_the_first_match_only),
         cmocka_unit_test(http_easy_should_fail_fast_with_curls_text),
     };
 
