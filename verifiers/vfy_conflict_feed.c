@@ -31,23 +31,6 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static bool sorted_has(const uint64_t *v, size_t n, uint64_t x)
-{
-    size_t lo = 0, hi = n;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (v[mid] == x)
-            return true;
-        if (v[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
-}
-
 struct cf_measure {
     size_t *lost; /* sorted positions of the missing acknowledged writes */
     size_t nlost;
@@ -139,7 +122,7 @@ int vfy_conflict_feed_run(struct vfy_ctx *c, const struct vfy_config *cfg, struc
     for (i = 0; i < m.nlost; i++) {
         const struct hist_op *o = &c->ops[m.lost[i]];
 
-        if (sorted_has(feed, cf->nvalues, o->value)) {
+        if (hist_sorted_has(feed, cf->nvalues, o->value)) {
             m.in_feed++;
             continue;
         }

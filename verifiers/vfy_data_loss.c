@@ -95,25 +95,6 @@ static bool same_set(const struct hist *h, const struct hist_op *a, const struct
     return na == nb && (na == 0 || memcmp(ea, eb, na * sizeof(*ea)) == 0);
 }
 
-static bool set_has(const struct hist *h, const struct hist_op *rd, uint64_t e)
-{
-    size_t n, lo = 0, hi;
-    const uint64_t *el = hist_set_elems(h, rd, &n);
-
-    hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (el[mid] == e)
-            return true;
-        if (el[mid] < e)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
-}
-
 /* 1: final values (records are in invoke order, so the last final read wins). */
 static void final_values(const struct vfy_ctx *c, struct dl_keys *k)
 {
@@ -172,7 +153,7 @@ static void final_writers(const struct vfy_ctx *c, struct dl_keys *k)
 static bool write_absent(const struct vfy_ctx *c, const struct dl_keys *k, const struct hist_op *o)
 {
     if (k->st[o->key] & FIN_SET)
-        return !((o->flags & HIST_F_SET) && set_has(c->h, &c->ops[k->fin[o->key]], o->value));
+        return !((o->flags & HIST_F_SET) && hist_set_has(c->h, &c->ops[k->fin[o->key]], o->value));
     /* present, or superseded by (or concurrent with) the final writer */
     return !(o->value == k->fin[o->key] || k->fc[o->key] >= o->invoke_ns);
 }

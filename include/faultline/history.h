@@ -194,4 +194,31 @@ static inline const uint64_t *hist_set_elems(const struct hist *h, const struct 
     return &h->extra[o->extra + 1];
 }
 
+/* Is x among v[0..n) (sorted ascending)? Binary search, O(log n). */
+static inline bool hist_sorted_has(const uint64_t *v, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (v[mid] == x)
+            return true;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Did set-model read rd return element e? */
+static inline bool hist_set_has(const struct hist *h, const struct hist_op *rd, uint64_t e)
+{
+    size_t n;
+    const uint64_t *el = hist_set_elems(h, rd, &n);
+
+    return hist_sorted_has(el, n, e);
+}
+
 #endif
