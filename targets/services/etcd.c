@@ -205,18 +205,6 @@ static int make_endpoints(struct etcd_state *s)
     return 0;
 }
 
-/* Decimal digits of a port. */
-static size_t port_digits(long port)
-{
-    size_t n = 1;
-
-    while (port >= 10) {
-        port /= 10;
-        n++;
-    }
-    return n;
-}
-
 #define ETCD_CLUSTER_MAX 4096 /* --initial-cluster, name=http://addr:peerport,... */
 
 /*
@@ -243,12 +231,12 @@ static int etcd_check(const struct fl_target_env *env, const char **key, struct 
         const char *a = env->hosts[i].data_addr ? env->hosts[i].data_addr : "";
 
         cluster += (i ? 1 : 0) + strlen(env->hosts[i].name) + strlen("=http://:") + strlen(a) +
-                   port_digits(port + 1);
+                   svc_port_digits(port + 1);
         for (j = 0, len = 0; j < env->n_hosts; j++)
             if (strcmp(env->hosts[j].region, env->hosts[i].region) == 0)
                 len += (len ? 1 : 0) + strlen("http://:") +
                        strlen(env->hosts[j].data_addr ? env->hosts[j].data_addr : "") +
-                       port_digits(port);
+                       svc_port_digits(port);
         if (len >= sizeof(((struct fl_target_endpoint *)0)->url))
             return fl_errf(err, -EINVAL,
                            "etcd: region %s has too many members: its endpoint (every member's "

@@ -264,18 +264,6 @@ static int make_endpoints(struct redis_state *s, const struct fl_target_env *env
     return 0;
 }
 
-/* Decimal digits of a port. */
-static size_t port_digits(long port)
-{
-    size_t n = 1;
-
-    while (port >= 10) {
-        port /= 10;
-        n++;
-    }
-    return n;
-}
-
 /*
  * The lab's limits: a sentinel on each of at least 3 hosts, a quorum they
  * can reach, two ports, and every region's endpoint (all the sentinels,
@@ -312,7 +300,7 @@ static int redis_check(const struct fl_target_env *env, const char **key, struct
     }
     for (i = 0; i < env->n_hosts; i++)
         len += (i ? 1 : 0) + strlen(env->hosts[i].data_addr ? env->hosts[i].data_addr : "") + 1 +
-               port_digits(sport);
+               svc_port_digits(sport);
     if (len >= sizeof(((struct fl_target_endpoint *)0)->url))
         return fl_errf(err, -EINVAL,
                        "redis-sentinel: %zu hosts are too many: the endpoint naming every "

@@ -451,3 +451,14 @@ bool svc_opt_bool(const json_t *cfg, const char *key, bool def)
 
     return json_is_boolean(v) ? json_is_true(v) : def;
 }
+
+size_t svc_port_digits(long port)
+{
+    size_t n = 1;
+
+    while (port >= 10) {
+        port /= 10;
+        n++;
+    }
+    return n;
+}

@@ -96,6 +96,8 @@ int svc_write_file(const char *path, const char *text, struct fl_err *err);
 
 /* Sleep for ns nanoseconds. */
 void svc_sleep_ns(int64_t ns);
+/* Decimal digits of a port number (for sizing endpoint strings at validate time). */
+size_t svc_port_digits(long port);
 
 /* Target options: integer milliseconds / unsigned / string / bool with defaults. */
 int64_t svc_opt_ms(const json_t *cfg, const char *key, int64_t def);
