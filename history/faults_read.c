@@ -62,10 +62,7 @@ static bool line_blank(const char *s)
     return *s == '\0';
 }
 
-typedef int (*line_fn)(json_t *o, void *arg, const char *path, size_t line, struct fl_err *err);
-
-/* Read path line by line, parse each non-blank line as JSON and hand it to fn. */
-static int read_jsonl(const char *path, line_fn fn, void *arg, struct fl_err *err)
+int hist_jsonl_each(const char *path, hist_jsonl_fn fn, void *arg, struct fl_err *err)
 {
     FILE *f = fopen(path, "r");
     char *buf = NULL;
@@ -177,5 +174,5 @@ bad:
 
 int hist_faults_load_jsonl(const char *path, struct hist_faults *fs, struct fl_err *err)
 {
-    return read_jsonl(path, fault_line, fs, err);
+    return hist_jsonl_each(path, fault_line, fs, err);
 }

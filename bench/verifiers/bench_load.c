@@ -191,50 +191,6 @@ bad:
     return fl_errf(err, -EINVAL, "%s:%zu: \"%s\" %s", path, line, field, why);
 }
 
-static bool ref_line_blank(const char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-        s++;
-    return *s == '\0';
-}
-
-typedef int (*ref_line_fn)(json_t *o, void *arg, const char *path, size_t line, struct fl_err *err);
-
-/* Read path line by line, parse each non-blank line as JSON and hand it to fn. */
-static int ref_read_jsonl(const char *path, ref_line_fn fn, void *arg, struct fl_err *err)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t cap = 0, line = 0;
-    ssize_t len;
-    int r = 0;
-
-    if (f == NULL)
-        return fl_errf(err, -errno, "%s: %s", path, strerror(errno));
-    while ((len = getline(&buf, &cap, f)) >= 0) {
-        json_error_t je;
-        json_t *o;
-
-        line++;
-        if (ref_line_blank(buf))
-            continue;
-        o = json_loadb(buf, (size_t)len, JSON_REJECT_DUPLICATES, &je);
-        if (o == NULL) {
-            r = fl_errf(err, -EINVAL, "%s:%zu: bad JSON: %s", path, line, je.text);
-            break;
-        }
-        r = fn(o, arg, path, line, err);
-        json_decref(o);
-        if (r < 0)
-            break;
-    }
-    if (r == 0 && ferror(f))
-        r = fl_errf(err, -EIO, "%s: read error", path);
-    free(buf);
-    fclose(f);
-    return r;
-}
-
 static int ref_history_line(json_t *o, void *arg, const char *path, size_t line, struct fl_err *err)
 {
     struct hist *h = arg;
@@ -250,7 +206,7 @@ static int ref_history_line(json_t *o, void *arg, const char *path, size_t line,
 
 static int ref_load_jsonl(const char *path, struct hist *h, struct fl_err *err)
 {
-    return ref_read_jsonl(path, ref_history_line, h, err);
+    return hist_jsonl_each(path, ref_history_line, h, err);
 }
 
 /* ---- generated histories ------------------------------------------------ */

@@ -154,6 +154,17 @@ int hist_load_jsonl(const char *path, struct hist *h, struct fl_err *err);
 /* Write one JSON line per record to f. */
 int hist_write_jsonl(FILE *f, const struct hist *h);
 
+/*
+ * Read a JSONL file with jansson: every non-blank line parsed (duplicate keys
+ * refused) and handed to fn, which returns 0 or a negative errno to stop.
+ * Errors name "path:line: what". The faults.jsonl reader (and the benchmark's
+ * copy of the original history reader) use it.
+ */
+struct json_t;
+typedef int (*hist_jsonl_fn)(struct json_t *o, void *arg, const char *path, size_t line,
+                             struct fl_err *err);
+int hist_jsonl_each(const char *path, hist_jsonl_fn fn, void *arg, struct fl_err *err);
+
 int hist_faults_load_jsonl(const char *path, struct hist_faults *fs, struct fl_err *err);
 int hist_faults_write_jsonl(FILE *f, const struct hist_faults *fs);
 int hist_faults_append(struct hist_faults *fs, const struct hist_fault *f);
