@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faultline/file.h"
 #include "faultline/json.h"
 
 #include "commands.h"
@@ -489,17 +490,7 @@ int compare_html_write(const char *path, const json_t *result, struct fl_err *er
         fputs("</tbody></table>\n", f);
     }
     fputs("<p>Raw data: <a href=\"compare.json\">compare.json</a>.</p></body></html>\n", f);
-    if (ferror(f))
-        r = -EIO;
-    if (fclose(f) != 0 && r == 0)
-        r = -EIO;
-    if (r < 0) {
-        unlink(tmp);
-        return fl_errf(err, r, "cannot write %s", path);
-    }
-    if (rename(tmp, path) < 0)
-        return fl_errf(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
-    return 0;
+    return fl_file_commit(f, tmp, path, r, err);
 }
 
 /* ---- the command ----------------------------------------------------------------- */

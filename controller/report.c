@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "faultline/file.h"
+
 #include "report.h"
 
 int report_write_json(const char *path, const json_t *report, struct fl_err *err)
@@ -347,13 +349,5 @@ int report_junit_write(const char *path, json_t *const *reports, size_t n, struc
     if (!f)
         return fl_errf(err, -errno, "cannot write %s: %s", tmp, strerror(errno));
     r = report_junit_fwrite(f, reports, n);
-    if (fclose(f) != 0 && r == 0)
-        r = -EIO;
-    if (r < 0) {
-        unlink(tmp);
-        return fl_errf(err, r, "cannot write %s", tmp);
-    }
-    if (rename(tmp, path) < 0)
-        return fl_errf(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
-    return 0;
+    return fl_file_commit(f, tmp, path, r, err);
 }

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "faultline/file.h"
+
 #include "report_html_int.h"
 const char *const report_cl_name[NCL] = {"read", "write"};
 
@@ -593,13 +595,5 @@ int report_html_write(const char *dir, const json_t *report, const struct hist *
     if (f == NULL)
         return fl_errf(err, -errno, "cannot write %s: %s", tmp, strerror(errno));
     r = page(f, dir, report, h, hf);
-    if (fclose(f) != 0 && r == 0)
-        r = -EIO;
-    if (r < 0) {
-        unlink(tmp);
-        return fl_errf(err, r, "cannot write %s: %s", path, strerror(-r));
-    }
-    if (rename(tmp, path) < 0)
-        return fl_errf(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
-    return 0;
+    return fl_file_commit(f, tmp, path, r, err);
 }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faultline/file.h"
 #include "faultline/json.h"
 
 #include "commands.h"
@@ -579,17 +580,7 @@ static int write_atomically(const char *path, const json_t *rows, enum out_kind 
     } else if (json_dumpf(rows, f, JSON_INDENT(2)) < 0) {
         r = -EIO;
     }
-    if (ferror(f))
-        r = -EIO;
-    if (fclose(f) != 0 && r == 0)
-        r = -EIO;
-    if (r < 0) {
-        unlink(tmp);
-        return fl_errf(err, r, "cannot write %s", path);
-    }
-    if (rename(tmp, path) < 0)
-        return fl_errf(err, -errno, "cannot rename %s: %s", tmp, strerror(errno));
-    return 0;
+    return fl_file_commit(f, tmp, path, r, err);
 }
 
 int report_index_write(const char *dir, json_t *const *reports, const char *const *subdirs,

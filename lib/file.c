@@ -4,11 +4,13 @@
  * service launchers' data directories all use.
  */
 #include <errno.h>
+#include <string.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "faultline/err.h"
 #include "faultline/file.h"
 
 static int make_one(const char *dir, mode_t mode, int uid, int gid)
@@ -42,4 +44,22 @@ int fl_mkdir_p_as(const char *path, mode_t parent_mode, mode_t mode, int uid, in
 int fl_mkdir_p(const char *path, mode_t mode)
 {
     return fl_mkdir_p_as(path, mode, mode, -1, -1);
+}
+
+int fl_file_commit(FILE *f, const char *tmp, const char *path, int r, struct fl_err *err)
+{
+    if (ferror(f) && r == 0)
+        r = -EIO;
+    if (fclose(f) != 0 && r == 0)
+        r = errno ? -errno : -EIO;
+    if (r < 0) {
+        unlink(tmp);
+        return fl_errf(err, r, "cannot write %s: %s", path, strerror(-r));
+    }
+    if (rename(tmp, path) < 0) {
+        r = -errno;
+        unlink(tmp);
+        return fl_errf(err, r, "cannot rename %s: %s", tmp, strerror(-r));
+    }
+    return 0;
 }

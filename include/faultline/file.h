@@ -4,7 +4,10 @@
 #ifndef FAULTLINE_FILE_H
 #define FAULTLINE_FILE_H
 
+#include <stdio.h>
 #include <sys/types.h>
+
+struct fl_err;
 
 /*
  * mkdir -p path: every missing directory is created with mode. Directories
@@ -18,5 +21,14 @@ int fl_mkdir_p(const char *path, mode_t mode);
  * (a server that runs as another user owns its data directory).
  */
 int fl_mkdir_p_as(const char *path, mode_t parent_mode, mode_t mode, int uid, int gid);
+
+/*
+ * Put a file written as tmp in place as path, all or nothing: f (tmp's
+ * stream) is closed whatever happens; r is the writer's own result (0 or a
+ * negative errno); a write error, a failed close or r < 0 removes tmp and
+ * fails with "cannot write PATH: reason", else tmp is renamed over path.
+ * 0 or a negative errno with err set.
+ */
+int fl_file_commit(FILE *f, const char *tmp, const char *path, int r, struct fl_err *err);
 
 #endif
