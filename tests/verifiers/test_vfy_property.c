@@ -527,14 +527,15 @@ static void tally_status(size_t v, enum vfy_status st)
     tally.seen[v][st]++;
 }
 
-static void run_seed(uint32_t seed)
-{
-    struct rng r = {(uint64_t)seed * 0xD1B54A32D192ED03ULL + 7};
+/* Everything one seed works on: its history, configuration, results and the reference's truths. */
+struct seed_run {
+    uint32_t seed;
+    struct rng r;
     struct hist h;
     struct hist_faults fs;
     struct plan p;
     struct vfy_config cfg;
-    struct vfy_results rs = {0};
+    struct vfy_results rs;
     const struct vfy_result *fo, *fb, *dl, *st, *av, *ro;
     struct rec_truth tfo, tfb;
     struct ro_truth tro;
@@ -542,195 +543,279 @@ static void run_seed(uint32_t seed)
     struct st_truth tst;
     struct av_truth tav;
     struct ref rf;
+};
+
+/* The reference's figures with the bounds unset (measure only). */
+static void reference_figures(struct seed_run *s)
+{
+    ref_rec(&s->rf, &s->cfg, false, &s->tfo);
+    ref_rec(&s->rf, &s->cfg, true, &s->tfb);
+    ref_data_loss(&s->h, &s->fs, &s->cfg.data_loss, &s->tdl);
+    ref_staleness(&s->rf, &s->cfg.staleness, &s->tst);
+    ref_availability(&s->rf, &s->cfg.availability, &s->tav);
+}
+
+/* Bounds at the edges of the reference's figures, floors, and allowed inconclusives. */
+static void place_bounds(struct seed_run *s)
+{
+    struct rng *r = &s->r;
+    struct vfy_config *cfg = &s->cfg;
+    size_t fi;
+
+    if (s->tfo.worst >= 0 && chance(r, 80))
+        cfg->failover.max_ns = edge(r, s->tfo.worst);
+    else if (chance(r, 50))
+        cfg->failover.max_ns = rin(r, 0, 20000) * MS;
+    if (s->tfb.worst >= 0 && chance(r, 80))
+        cfg->failback.max_ns = edge(r, s->tfb.worst);
+    for (fi = 0; fi < s->fs.n; fi++) {
+        uint64_t lost = s->tdl.lost_f[fi];
+
+        if (lost && (cfg->data_loss.max_updates < 0 ||
+                     lost < (uint64_t)cfg->data_loss.max_updates || chance(r, 50)))
+            cfg->data_loss.max_updates = chance(r, 50) ? (int64_t)lost : (int64_t)lost - 1;
+    }
+    if (s->tdl.before)
+        cfg->data_loss.max_window_ns = edge(r, s->tdl.window);
+    cfg->data_loss.max_after_ns = s->tdl.after    ? edge(r, s->tdl.window_after)
+                                  : chance(r, 50) ? 0
+                                                  : -1;
+    if (s->tst.stale) {
+        cfg->staleness.max_versions =
+            chance(r, 50) ? (int64_t)s->tst.max_behind - (int64_t)rin(r, 0, 1) : VFY_UNBOUNDED;
+        cfg->staleness.max_lag_ns = edge(r, s->tst.max_lag);
+    }
+    seed_floors(r, &s->rf, &s->tav, &cfg->availability);
+    if (chance(r, 20)) {
+        cfg->allow_inconclusive.n = 1;
+        strcpy(cfg->allow_inconclusive.name[0], chance(r, 50) ? "failback" : "availability");
+    }
+}
+
+/* The reference's verdicts under the bounds. */
+static void reference_verdicts(struct seed_run *s)
+{
+    ref_rec(&s->rf, &s->cfg, false, &s->tfo);
+    ref_rec(&s->rf, &s->cfg, true, &s->tfb);
+    ref_read_only(&s->rf, &s->cfg, &s->tro);
+    ref_data_loss(&s->h, &s->fs, &s->cfg.data_loss, &s->tdl);
+    ref_staleness(&s->rf, &s->cfg.staleness, &s->tst);
+    ref_availability(&s->rf, &s->cfg.availability, &s->tav);
+}
+
+static void run_verifiers(struct seed_run *s)
+{
     struct fl_err e;
-    enum vfy_status want_all = VFY_PASS;
-    size_t fi, cls;
-
-    generate(seed, &h, &fs, &p);
-    ref_init(&rf, &h, &fs);
-    seed_config(&r, &p, &cfg);
-
-    /* figures first (bounds unset), then bounds at their edges, then verdicts */
-    ref_rec(&rf, &cfg, false, &tfo);
-    ref_rec(&rf, &cfg, true, &tfb);
-    ref_data_loss(&h, &fs, &cfg.data_loss, &tdl);
-    ref_staleness(&rf, &cfg.staleness, &tst);
-    ref_availability(&rf, &cfg.availability, &tav);
-    if (tfo.worst >= 0 && chance(&r, 80))
-        cfg.failover.max_ns = edge(&r, tfo.worst);
-    else if (chance(&r, 50))
-        cfg.failover.max_ns = rin(&r, 0, 20000) * MS;
-    if (tfb.worst >= 0 && chance(&r, 80))
-        cfg.failback.max_ns = edge(&r, tfb.worst);
-    for (fi = 0; fi < fs.n; fi++) {
-        uint64_t lost = tdl.lost_f[fi];
-
-        if (lost && (cfg.data_loss.max_updates < 0 || lost < (uint64_t)cfg.data_loss.max_updates ||
-                     chance(&r, 50)))
-            cfg.data_loss.max_updates = chance(&r, 50) ? (int64_t)lost : (int64_t)lost - 1;
-    }
-    if (tdl.before)
-        cfg.data_loss.max_window_ns = edge(&r, tdl.window);
-    cfg.data_loss.max_after_ns = tdl.after ? edge(&r, tdl.window_after) : chance(&r, 50) ? 0 : -1;
-    if (tst.stale) {
-        cfg.staleness.max_versions =
-            chance(&r, 50) ? (int64_t)tst.max_behind - (int64_t)rin(&r, 0, 1) : VFY_UNBOUNDED;
-        cfg.staleness.max_lag_ns = edge(&r, tst.max_lag);
-    }
-    seed_floors(&r, &rf, &tav, &cfg.availability);
-    if (chance(&r, 20)) {
-        cfg.allow_inconclusive.n = 1;
-        strcpy(cfg.allow_inconclusive.name[0], chance(&r, 50) ? "failback" : "availability");
-    }
-    ref_rec(&rf, &cfg, false, &tfo);
-    ref_rec(&rf, &cfg, true, &tfb);
-    ref_read_only(&rf, &cfg, &tro);
-    ref_data_loss(&h, &fs, &cfg.data_loss, &tdl);
-    ref_staleness(&rf, &cfg.staleness, &tst);
-    ref_availability(&rf, &cfg.availability, &tav);
 
     fl_err_clear(&e);
-    if (vfy_run_all(&h, &fs, &cfg, &rs, &e) < 0)
-        fail_msg("seed %u: vfy_run_all: %s", seed, e.msg);
-    vfy_results_allow(&rs, &cfg);
-    fo = vfy_results_find(&rs, "failover");
-    fb = vfy_results_find(&rs, "failback");
-    dl = vfy_results_find(&rs, "data_loss");
-    st = vfy_results_find(&rs, "staleness");
-    av = vfy_results_find(&rs, "availability");
-    ro = vfy_results_find(&rs, "read_only");
-    assert_non_null(fo);
-    assert_non_null(fb);
-    assert_non_null(dl);
-    assert_non_null(st);
-    assert_non_null(av);
-    assert_true(p.ro == (ro != NULL));
+    if (vfy_run_all(&s->h, &s->fs, &s->cfg, &s->rs, &e) < 0)
+        fail_msg("seed %u: vfy_run_all: %s", s->seed, e.msg);
+    vfy_results_allow(&s->rs, &s->cfg);
+    s->fo = vfy_results_find(&s->rs, "failover");
+    s->fb = vfy_results_find(&s->rs, "failback");
+    s->dl = vfy_results_find(&s->rs, "data_loss");
+    s->st = vfy_results_find(&s->rs, "staleness");
+    s->av = vfy_results_find(&s->rs, "availability");
+    s->ro = vfy_results_find(&s->rs, "read_only");
+    assert_non_null(s->fo);
+    assert_non_null(s->fb);
+    assert_non_null(s->dl);
+    assert_non_null(s->st);
+    assert_non_null(s->av);
+    assert_true(s->p.ro == (s->ro != NULL));
+}
 
-    /* every verdict */
-    check_status(seed, fo, tfo.st);
-    check_status(seed, fb, tfb.st);
-    check_status(seed, dl, tdl.st);
-    check_status(seed, st, tst.st);
-    check_status(seed, av, tav.st);
-    if (ro != NULL)
-        check_status(seed, ro, tro.st);
-    {
-        const enum vfy_status all[] = {tfo.st, tfb.st, tdl.st,
-                                       tst.st, tav.st, p.ro ? tro.st : VFY_PASS};
-        const char *const names[] = {"failover",  "failback",     "data_loss",
-                                     "staleness", "availability", "read_only"};
-        size_t i;
+/* Every verifier's verdict and the run's, against the reference; tallied. */
+static void compare_verdicts(struct seed_run *s)
+{
+    const enum vfy_status all[] = {s->tfo.st, s->tfb.st, s->tdl.st,
+                                   s->tst.st, s->tav.st, s->p.ro ? s->tro.st : VFY_PASS};
+    const char *const names[] = {"failover",  "failback",     "data_loss",
+                                 "staleness", "availability", "read_only"};
+    enum vfy_status want_all = VFY_PASS;
+    uint32_t seed = s->seed;
+    size_t i;
 
-        for (i = 0; i < 6; i++) {
-            if (all[i] == VFY_FAIL)
-                want_all = VFY_FAIL;
-            else if (all[i] == VFY_INCONCLUSIVE && want_all == VFY_PASS &&
-                     !names_has(&cfg.allow_inconclusive, names[i]))
-                want_all = VFY_INCONCLUSIVE;
-        }
-        if (strcmp(vfy_results_verdict(&rs), vfy_status_name(want_all)) != 0)
-            fail_msg("seed %u: run verdict %s, the reference says %s", seed,
-                     vfy_results_verdict(&rs), vfy_status_name(want_all));
-        assert_int_equal(vfy_results_pass(&rs), want_all == VFY_PASS);
-        tally_status(0, tfo.st);
-        tally_status(1, tfb.st);
-        tally_status(2, p.ro ? tro.st : VFY_PASS);
-        tally_status(3, tdl.st);
-        tally_status(4, tst.st);
-        tally_status(5, tav.st);
-        tally_status(6, want_all);
+    check_status(seed, s->fo, s->tfo.st);
+    check_status(seed, s->fb, s->tfb.st);
+    check_status(seed, s->dl, s->tdl.st);
+    check_status(seed, s->st, s->tst.st);
+    check_status(seed, s->av, s->tav.st);
+    if (s->ro != NULL)
+        check_status(seed, s->ro, s->tro.st);
+    for (i = 0; i < 6; i++) {
+        if (all[i] == VFY_FAIL)
+            want_all = VFY_FAIL;
+        else if (all[i] == VFY_INCONCLUSIVE && want_all == VFY_PASS &&
+                 !names_has(&s->cfg.allow_inconclusive, names[i]))
+            want_all = VFY_INCONCLUSIVE;
     }
+    if (strcmp(vfy_results_verdict(&s->rs), vfy_status_name(want_all)) != 0)
+        fail_msg("seed %u: run verdict %s, the reference says %s", seed,
+                 vfy_results_verdict(&s->rs), vfy_status_name(want_all));
+    assert_int_equal(vfy_results_pass(&s->rs), want_all == VFY_PASS);
+    tally_status(0, s->tfo.st);
+    tally_status(1, s->tfb.st);
+    tally_status(2, s->p.ro ? s->tro.st : VFY_PASS);
+    tally_status(3, s->tdl.st);
+    tally_status(4, s->tst.st);
+    tally_status(5, s->tav.st);
+    tally_status(6, want_all);
+}
 
-    /* and the figures */
-    for (fi = 0; fi < fs.n; fi++) {
-        for (cls = 0; cls < rf.ncls && cls < 16; cls++) {
+/* Failover and failback: each fault's recovery time per operation class. */
+static void compare_recovery_figures(const struct seed_run *s)
+{
+    const struct vfy_result *fo = s->fo;
+    size_t fi, cls;
+
+    for (fi = 0; fi < s->fs.n; fi++) {
+        for (cls = 0; cls < s->rf.ncls && cls < 16; cls++) {
             char path[96];
 
-            if (tfo.rto[fi][cls] != -2 && fo->measured != NULL &&
+            if (s->tfo.rto[fi][cls] != -2 && fo->measured != NULL &&
                 tl_get(fo->measured, "faults") != NULL) {
-                snprintf(path, sizeof(path), "faults.%zu.rto_ms.%s", fi, cls_name(&rf, cls));
+                snprintf(path, sizeof(path), "faults.%zu.rto_ms.%s", fi, cls_name(&s->rf, cls));
                 if (tl_get(fo->measured, path) != NULL)
-                    check_ms(seed, fo->measured, path, tfo.rto[fi][cls]);
-                else if (!p.ro || cls == 0 || strcmp(cls_name(&rf, cls), "get") == 0)
-                    fail_msg("seed %u: failover %s missing", seed, path);
+                    check_ms(s->seed, fo->measured, path, s->tfo.rto[fi][cls]);
+                else if (!s->p.ro || cls == 0 || strcmp(cls_name(&s->rf, cls), "get") == 0)
+                    fail_msg("seed %u: failover %s missing", s->seed, path);
             }
-            if (tfb.rto[fi][cls] != -2) {
-                snprintf(path, sizeof(path), "faults.%zu.rto_ms.%s", fi, cls_name(&rf, cls));
-                check_ms(seed, fb->measured, path, tfb.rto[fi][cls]);
+            if (s->tfb.rto[fi][cls] != -2) {
+                snprintf(path, sizeof(path), "faults.%zu.rto_ms.%s", fi, cls_name(&s->rf, cls));
+                check_ms(s->seed, s->fb->measured, path, s->tfb.rto[fi][cls]);
             }
         }
     }
-    check_int(seed, dl->measured, "lost_updates", tdl.lost);
-    check_int(seed, dl->measured, "lost_before", tdl.before);
-    check_int(seed, dl->measured, "lost_after", tdl.after);
-    check_int(seed, dl->measured, "checked_writes", tdl.checked);
-    check_ms(seed, dl->measured, "window_ms", tdl.window);
-    check_ms(seed, dl->measured, "window_after_ms", tdl.window_after);
-    if (strcmp(json_string_value(json_object_get(dl->measured, "model")),
-               tdl.set ? "set" : "register") != 0)
+}
+
+static void compare_data_loss_figures(const struct seed_run *s)
+{
+    json_t *m = s->dl->measured;
+    const struct dl_truth *t = &s->tdl;
+    uint32_t seed = s->seed;
+    size_t fi;
+
+    check_int(seed, m, "lost_updates", t->lost);
+    check_int(seed, m, "lost_before", t->before);
+    check_int(seed, m, "lost_after", t->after);
+    check_int(seed, m, "checked_writes", t->checked);
+    check_ms(seed, m, "window_ms", t->window);
+    check_ms(seed, m, "window_after_ms", t->window_after);
+    if (strcmp(json_string_value(json_object_get(m, "model")), t->set ? "set" : "register") != 0)
         fail_msg("seed %u: data_loss model %s", seed,
-                 json_string_value(json_object_get(dl->measured, "model")));
-    for (fi = 0; fi < fs.n; fi++) {
+                 json_string_value(json_object_get(m, "model")));
+    for (fi = 0; fi < s->fs.n; fi++) {
         char path[64];
 
         snprintf(path, sizeof(path), "faults.%zu.lost_before", fi);
-        check_int(seed, dl->measured, path, tdl.before_f[fi]);
+        check_int(seed, m, path, t->before_f[fi]);
         snprintf(path, sizeof(path), "faults.%zu.lost_after", fi);
-        check_int(seed, dl->measured, path, tdl.after_f[fi]);
+        check_int(seed, m, path, t->after_f[fi]);
     }
-    check_int(seed, st->measured, "reads_checked", tst.reads);
-    check_int(seed, st->measured, "stale_reads", tst.stale);
-    check_int(seed, st->measured, "max_versions_behind", tst.max_behind);
-    check_ms(seed, st->measured, "max_lag_ms", tst.max_lag);
-    check_int(seed, st->measured, "over_bound", tst.over);
-    check_int(seed, st->measured, "read_your_writes_violations", tst.ryw);
-    check_int(seed, st->measured, "monotonic_reads_violations", tst.mono);
-    check_int(seed, st->measured, "unknown_values", tst.unknown);
-    check_int(seed, st->measured, "unjudged_reads", tst.unjudged);
-    check_int(seed, av->measured, "below_floor", tav.below);
-    for (fi = 0; fi < fs.n; fi++) {
-        static const char *const ph[] = {"before", "during", "after"};
-        size_t pi;
+}
 
+static void compare_staleness_figures(const struct seed_run *s)
+{
+    json_t *m = s->st->measured;
+    const struct st_truth *t = &s->tst;
+    uint32_t seed = s->seed;
+
+    check_int(seed, m, "reads_checked", t->reads);
+    check_int(seed, m, "stale_reads", t->stale);
+    check_int(seed, m, "max_versions_behind", t->max_behind);
+    check_ms(seed, m, "max_lag_ms", t->max_lag);
+    check_int(seed, m, "over_bound", t->over);
+    check_int(seed, m, "read_your_writes_violations", t->ryw);
+    check_int(seed, m, "monotonic_reads_violations", t->mono);
+    check_int(seed, m, "unknown_values", t->unknown);
+    check_int(seed, m, "unjudged_reads", t->unjudged);
+}
+
+/* Availability: below_floor, then each fault's per-phase, per-class totals and successes. */
+static void compare_availability_figures(const struct seed_run *s)
+{
+    static const char *const ph[] = {"before", "during", "after"};
+    json_t *m = s->av->measured;
+    uint32_t seed = s->seed;
+    size_t fi, pi, cls;
+
+    check_int(seed, m, "below_floor", s->tav.below);
+    for (fi = 0; fi < s->fs.n; fi++) {
         for (pi = 0; pi < 3; pi++) {
-            for (cls = 0; cls < rf.ncls && cls < 16; cls++) {
-                const struct av_cell *x = &tav.cell[fi][pi][cls];
+            for (cls = 0; cls < s->rf.ncls && cls < 16; cls++) {
+                const struct av_cell *x = &s->tav.cell[fi][pi][cls];
+                const char *name = cls_name(&s->rf, cls);
                 char path[96];
 
-                if (cls_name(&rf, cls)[0] == '\0')
+                if (name[0] == '\0')
                     continue; /* the unnamed operation: no record */
-                snprintf(path, sizeof(path), "faults.%zu.%s.%s", fi, ph[pi], cls_name(&rf, cls));
+                snprintf(path, sizeof(path), "faults.%zu.%s.%s", fi, ph[pi], name);
                 if (x->total == 0) {
-                    if (tl_get(av->measured, path) != NULL)
+                    if (tl_get(m, path) != NULL)
                         fail_msg("seed %u: %s reported with no operation", seed, path);
                     continue;
                 }
-                snprintf(path, sizeof(path), "faults.%zu.%s.%s.total", fi, ph[pi],
-                         cls_name(&rf, cls));
-                check_int(seed, av->measured, path, x->total);
-                snprintf(path, sizeof(path), "faults.%zu.%s.%s.ok", fi, ph[pi], cls_name(&rf, cls));
-                check_int(seed, av->measured, path, x->ok);
+                snprintf(path, sizeof(path), "faults.%zu.%s.%s.total", fi, ph[pi], name);
+                check_int(seed, m, path, x->total);
+                snprintf(path, sizeof(path), "faults.%zu.%s.%s.ok", fi, ph[pi], name);
+                check_int(seed, m, path, x->ok);
             }
         }
     }
-    if (ro != NULL) {
-        check_int(seed, ro->measured, "writes_accepted", tro.accepted);
-        check_int(seed, ro->measured, "allowed_not_served", tro.not_served);
-    }
+}
 
-    tally.fo_never += tfo.st == VFY_FAIL && tfo.worst < 0;
-    tally.fo_slow += tfo.st == VFY_FAIL && tfo.worst >= 0;
-    tally.lost_before += tdl.before;
-    tally.lost_after += tdl.after;
-    tally.set_lost += tdl.set && tdl.lost;
-    tally.ryw += tst.ryw;
-    tally.mono += tst.mono;
-    tally.stale += tst.stale;
-    tally.accepted += p.ro ? tro.accepted : 0;
-    vfy_results_free(&rs);
-    ref_free(&rf);
-    hist_free(&h);
-    hist_faults_free(&fs);
+static void compare_read_only_figures(const struct seed_run *s)
+{
+    if (s->ro != NULL) {
+        check_int(s->seed, s->ro->measured, "writes_accepted", s->tro.accepted);
+        check_int(s->seed, s->ro->measured, "allowed_not_served", s->tro.not_served);
+    }
+}
+
+static void tally_figures(const struct seed_run *s)
+{
+    tally.fo_never += s->tfo.st == VFY_FAIL && s->tfo.worst < 0;
+    tally.fo_slow += s->tfo.st == VFY_FAIL && s->tfo.worst >= 0;
+    tally.lost_before += s->tdl.before;
+    tally.lost_after += s->tdl.after;
+    tally.set_lost += s->tdl.set && s->tdl.lost;
+    tally.ryw += s->tst.ryw;
+    tally.mono += s->tst.mono;
+    tally.stale += s->tst.stale;
+    tally.accepted += s->p.ro ? s->tro.accepted : 0;
+}
+
+static void run_seed(uint32_t seed)
+{
+    struct seed_run s;
+
+    memset(&s, 0, sizeof(s));
+    s.seed = seed;
+    s.r.s = (uint64_t)seed * 0xD1B54A32D192ED03ULL + 7;
+    generate(seed, &s.h, &s.fs, &s.p);
+    ref_init(&s.rf, &s.h, &s.fs);
+    seed_config(&s.r, &s.p, &s.cfg);
+
+    /* figures first (bounds unset), then bounds at their edges, then verdicts */
+    reference_figures(&s);
+    place_bounds(&s);
+    reference_verdicts(&s);
+    run_verifiers(&s);
+
+    /* every verdict, and the figures */
+    compare_verdicts(&s);
+    compare_recovery_figures(&s);
+    compare_data_loss_figures(&s);
+    compare_staleness_figures(&s);
+    compare_availability_figures(&s);
+    compare_read_only_figures(&s);
+
+    tally_figures(&s);
+    vfy_results_free(&s.rs);
+    ref_free(&s.rf);
+    hist_free(&s.h);
+    hist_faults_free(&s.fs);
 }
 
 static void verifiers_should_agree_with_the_reference_over_many_seeds(void **state)
