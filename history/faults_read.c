@@ -15,7 +15,7 @@
 #include "faultline/err.h"
 #include "faultline/history.h"
 
-static int get_i64(json_t *o, const char *k, bool required, int64_t *v, const char **why)
+int hist_json_i64(struct json_t *o, const char *k, bool required, int64_t *v, const char **why)
 {
     json_t *x = json_object_get(o, k);
 
@@ -35,7 +35,7 @@ static int get_i64(json_t *o, const char *k, bool required, int64_t *v, const ch
     return 0;
 }
 
-static int get_str(json_t *o, const char *k, bool required, const char **v, const char **why)
+int hist_json_str(struct json_t *o, const char *k, bool required, const char **v, const char **why)
 {
     json_t *x = json_object_get(o, k);
 
@@ -101,7 +101,7 @@ static int copy_name(char *dst, size_t cap, json_t *o, const char *k, bool requi
 {
     const char *s;
 
-    if (get_str(o, k, required, &s, why) < 0)
+    if (hist_json_str(o, k, required, &s, why) < 0)
         return -1;
     if (strlen(s) >= cap) {
         *why = "too long";
@@ -135,20 +135,20 @@ static int fault_line(json_t *o, void *arg, const char *path, size_t line, struc
     if (copy_name(f.scope, sizeof(f.scope), o, field, false, &why) < 0)
         goto bad;
     field = "apply_sent_ns";
-    if (get_i64(o, field, true, &f.apply_sent_ns, &why) < 0)
+    if (hist_json_i64(o, field, true, &f.apply_sent_ns, &why) < 0)
         goto bad;
     field = "apply_done_ns";
-    if (get_i64(o, field, true, &f.apply_done_ns, &why) < 0)
+    if (hist_json_i64(o, field, true, &f.apply_done_ns, &why) < 0)
         goto bad;
     if (f.apply_done_ns < f.apply_sent_ns) {
         why = "is before apply_sent_ns";
         goto bad;
     }
     field = "heal_sent_ns";
-    if (get_i64(o, field, false, &f.heal_sent_ns, &why) < 0)
+    if (hist_json_i64(o, field, false, &f.heal_sent_ns, &why) < 0)
         goto bad;
     field = "heal_done_ns";
-    if (get_i64(o, field, false, &f.heal_done_ns, &why) < 0)
+    if (hist_json_i64(o, field, false, &f.heal_done_ns, &why) < 0)
         goto bad;
     if ((f.heal_sent_ns == 0) != (f.heal_done_ns == 0)) {
         field = "heal_done_ns";

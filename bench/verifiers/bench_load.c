@@ -25,46 +25,6 @@
 
 /* ---- the reference loader (the project's loader before the rewrite) ---- */
 
-static int ref_get_i64(json_t *o, const char *k, bool required, int64_t *v, const char **why)
-{
-    json_t *x = json_object_get(o, k);
-
-    if (x == NULL || json_is_null(x)) {
-        if (required) {
-            *why = "missing";
-            return -1;
-        }
-        *v = 0;
-        return 0;
-    }
-    if (!json_is_integer(x)) {
-        *why = "must be an integer";
-        return -1;
-    }
-    *v = (int64_t)json_integer_value(x);
-    return 0;
-}
-
-static int ref_get_str(json_t *o, const char *k, bool required, const char **v, const char **why)
-{
-    json_t *x = json_object_get(o, k);
-
-    if (x == NULL || json_is_null(x)) {
-        if (required) {
-            *why = "missing";
-            return -1;
-        }
-        *v = "";
-        return 0;
-    }
-    if (!json_is_string(x)) {
-        *why = "must be a string";
-        return -1;
-    }
-    *v = json_string_value(x);
-    return 0;
-}
-
 /* Parse one history object into op (names interned into h). */
 static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const char *path,
                         size_t line, struct fl_err *err)
@@ -80,7 +40,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
         return fl_errf(err, -EINVAL, "%s:%zu: expected a JSON object", path, line);
 
     field = "client";
-    if (ref_get_i64(o, field, true, &v, &why) < 0)
+    if (hist_json_i64(o, field, true, &v, &why) < 0)
         goto bad;
     if (v < 0 || v > UINT32_MAX) {
         why = "out of range";
@@ -89,7 +49,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     op->client = (uint32_t)v;
 
     field = "op";
-    if (ref_get_str(o, field, true, &s, &why) < 0)
+    if (hist_json_str(o, field, true, &s, &why) < 0)
         goto bad;
     if (*s == '\0') {
         why = "must not be empty";
@@ -102,7 +62,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     op->op = (uint16_t)idx;
 
     field = "type";
-    if (ref_get_str(o, field, true, &s, &why) < 0)
+    if (hist_json_str(o, field, true, &s, &why) < 0)
         goto bad;
     if (strcmp(s, "write") == 0)
         op->is_write = 1;
@@ -116,7 +76,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     if (json_is_integer(x)) {
         snprintf(keybuf, sizeof(keybuf), "%" JSON_INTEGER_FORMAT, json_integer_value(x));
         s = keybuf;
-    } else if (ref_get_str(o, field, true, &s, &why) < 0) {
+    } else if (hist_json_str(o, field, true, &s, &why) < 0) {
         goto bad;
     }
     if ((idx = hist_intern(&h->keys, s)) < 0)
@@ -124,7 +84,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     op->key = (uint32_t)idx;
 
     field = "value";
-    if (ref_get_i64(o, field, false, &v, &why) < 0)
+    if (hist_json_i64(o, field, false, &v, &why) < 0)
         goto bad;
     if (v < 0) {
         why = "must not be negative";
@@ -133,7 +93,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     op->value = (uint64_t)v;
 
     field = "region";
-    if (ref_get_str(o, field, false, &s, &why) < 0)
+    if (hist_json_str(o, field, false, &s, &why) < 0)
         goto bad;
     if ((idx = hist_intern(&h->regions, s)) < 0)
         return fl_errf(err, idx, "%s:%zu: out of memory", path, line);
@@ -142,10 +102,10 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     op->region = (uint16_t)idx;
 
     field = "invoke_ns";
-    if (ref_get_i64(o, field, true, &op->invoke_ns, &why) < 0)
+    if (hist_json_i64(o, field, true, &op->invoke_ns, &why) < 0)
         goto bad;
     field = "complete_ns";
-    if (ref_get_i64(o, field, true, &op->complete_ns, &why) < 0)
+    if (hist_json_i64(o, field, true, &op->complete_ns, &why) < 0)
         goto bad;
     if (op->complete_ns < op->invoke_ns) {
         why = "is before invoke_ns";
@@ -153,7 +113,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     }
 
     field = "outcome";
-    if (ref_get_str(o, field, true, &s, &why) < 0)
+    if (hist_json_str(o, field, true, &s, &why) < 0)
         goto bad;
     if (strcmp(s, "ok") == 0)
         op->outcome = HIST_OK;
@@ -167,7 +127,7 @@ static int ref_parse_op(json_t *o, struct hist *h, struct hist_op *op, const cha
     }
 
     field = "error";
-    if (ref_get_str(o, field, false, &s, &why) < 0)
+    if (hist_json_str(o, field, false, &s, &why) < 0)
         goto bad;
     if ((idx = hist_intern(&h->errors, s)) < 0)
         return fl_errf(err, idx, "%s:%zu: out of memory", path, line);

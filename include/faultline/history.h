@@ -164,6 +164,13 @@ struct json_t;
 typedef int (*hist_jsonl_fn)(struct json_t *o, void *arg, const char *path, size_t line,
                              struct fl_err *err);
 int hist_jsonl_each(const char *path, hist_jsonl_fn fn, void *arg, struct fl_err *err);
+/*
+ * Member k of object o as an integer / a string: 0 when found; absent or
+ * null gives 0 / "" unless required; otherwise -1 with *why ("missing",
+ * "must be an integer", "must be a string") for the caller's error line.
+ */
+int hist_json_i64(struct json_t *o, const char *k, bool required, int64_t *v, const char **why);
+int hist_json_str(struct json_t *o, const char *k, bool required, const char **v, const char **why);
 
 int hist_faults_load_jsonl(const char *path, struct hist_faults *fs, struct fl_err *err);
 int hist_faults_write_jsonl(FILE *f, const struct hist_faults *fs);
