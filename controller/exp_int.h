@@ -90,6 +90,8 @@ int parse_workload(struct pctx *p, struct fy_node *v, struct fy_node *k); /* exp
 int parse_faults(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_fault.c */
 int parse_verify(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_verify.c */
 int parse_promise(struct pctx *p, struct fy_node *v, struct fy_node *k);  /* exp_promise.c */
+/* exp_limits.c: limits: (k NULL when absent; staging requires it), checked against the faults. */
+int parse_limits(struct pctx *p, struct fy_node *v, struct fy_node *k);
 
 /* experiment.c: a value checked against spec s, as JSON in *out. */
 int vconv(struct pctx *p, const struct vspec *s, struct fy_node *k, struct fy_node *v,

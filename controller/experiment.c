@@ -242,7 +242,8 @@ int vconv(struct pctx *p, const struct vspec *s, struct fy_node *k, struct fy_no
 /* ---- the file ----------------------------------------------------------- */
 
 static const char *const root_keys[] = {"apiVersion", "name",   "description", "topology", "target",
-                                        "workload",   "faults", "verify",      "promise",  NULL};
+                                        "workload",   "faults", "verify",      "promise",  "limits",
+                                        NULL};
 static const char *const root_required[] = {"apiVersion", "name",   "topology", "target",
                                             "workload",   "faults", "verify",   NULL};
 
@@ -295,6 +296,9 @@ static int parse_root(struct pctx *p, struct fy_node *root)
         return rc;
     v = map_get(root, "promise", &k);
     if (k != NULL && (rc = parse_promise(p, v, k)) < 0)
+        return rc;
+    v = map_get(root, "limits", &k);
+    if ((rc = parse_limits(p, v, k)) < 0)
         return rc;
     return check_target_limits(p, map_get(root, "target", &k));
 }

@@ -230,6 +230,17 @@ struct experiment {
      * "verifiers": [names] when given], or NULL when the file has none.
      */
     json_t *promise;
+    /*
+     * limits: the blast radius every fault must stay inside (required for
+     * staging; optional in the lab). A fault touches the hosts it cuts off
+     * or degrades (exp_limits.c: experiment_fault_touched).
+     */
+    struct exp_limits {
+        bool set;
+        unsigned max_hosts; /* 0: no bound on the count */
+        double max_fraction; /* of the topology's hosts; 0: no bound on the fraction */
+        int line, column;    /* where limits: starts */
+    } limits;
 };
 
 /*
@@ -276,6 +287,15 @@ size_t experiment_fault_kind_count(void);
  * misspelling (distance <= 2, or <= 1 for short words); NULL otherwise.
  * candidates is NULL-terminated.
  */
+/*
+ * The hosts fault f touches (cuts off or degrades), into hosts (room for
+ * every host of the topology): its scope; for a partition every group but
+ * the largest (the side(s) cut off); for one-way both ends. Returns the
+ * count.
+ */
+size_t experiment_fault_touched(const struct experiment *exp, const struct exp_fault *f,
+                                size_t *hosts);
+
 const char *experiment_nearest(const char *s, const char *const *candidates);
 
 #endif

@@ -54,6 +54,7 @@ static char dir[64];
     "  rate: 10/s\n"                                                     \
     "  duration: 2s\n"                                                   \
     "  mix: {get: 50, set: 50}\n"                                        \
+    "limits: {max_hosts: 2, max_fraction: 1}\n"                          \
     "faults:\n"                                                          \
     "  - {at: 1s, for: 1s, isolate: {region: west}}\n"                   \
     "verify:\n"                                                          \

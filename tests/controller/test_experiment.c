@@ -96,6 +96,19 @@ static const struct {
     {"bad/routing-unknown-region.yaml",
      "bad/routing-unknown-region.yaml:26:48: workload.routing.regions[1]: unknown region 'nort' "
      "(did you mean 'north'?)"},
+    {"bad/limits-max-hosts.yaml",
+     "bad/limits-max-hosts.yaml:28:5: fault f1 (isolate) touches 3 hosts (west-z1-h1, west-z1-h2, "
+     "west-z2-h1), more than limits.max_hosts 2 (bad/limits-max-hosts.yaml:57:1)"},
+    {"bad/limits-fraction.yaml",
+     "bad/limits-fraction.yaml:28:5: fault f1 (isolate) touches 3 of 6 hosts (50%: west-z1-h1, "
+     "west-z1-h2, west-z2-h1), more than limits.max_fraction 0.2 (bad/limits-fraction.yaml:57:1)"},
+    {"bad/limits-unknown-key.yaml",
+     "bad/limits-unknown-key.yaml:57:10: unknown key 'max_host' in limits (did you mean "
+     "'max_hosts'?)"},
+    {"bad/staging-no-limits.yaml",
+     "bad/staging-no-limits.yaml:1:1: a staging experiment needs limits: the most hosts and the "
+     "largest fraction of the inventory one fault may touch, e.g. limits: {max_hosts: 2, "
+     "max_fraction: 0.25}"},
     {"bad/staging-in-control.yaml",
      "bad/staging-in-control.yaml:11:69: topology.regions[0].zones[0].hosts[0].address: 10.99.0.11 "
      "is inside the control network 10.99.0.0/24; data and control must be separate networks"},
@@ -543,6 +556,33 @@ static void nearest_should_hint_only_close_words(void **state)
     assert_null(experiment_fault_kind_names()[EXP_FAULT_KIND_COUNT]);
 }
 
+/* Blast radius: what each kind touches (docs/experiment-file.md, "limits"). */
+static void limits_should_count_what_each_fault_cuts_off(void **state)
+{
+    struct experiment *exp;
+    size_t hosts[16];
+
+    (void)state;
+    load_ok("good/lab.yaml", &exp);
+    assert_false(exp->limits.set);
+    /* isolate west: its 3 hosts (the rules go to all 6, the cut is theirs) */
+    assert_int_equal(experiment_fault_touched(exp, &exp->faults[0], hosts), 3);
+    /* partition [west] | [north, south] (3 and 3): every group but the (first) largest */
+    assert_int_equal(experiment_fault_touched(exp, &exp->faults[1], hosts), 3);
+    assert_string_equal(exp->topology.hosts[hosts[0]].name, "north-z1-h1");
+    /* one-way west -> north: both ends */
+    assert_int_equal(experiment_fault_touched(exp, &exp->faults[2], hosts), 5);
+    /* latency on a zone, isolate of one host */
+    assert_int_equal(experiment_fault_touched(exp, &exp->faults[4], hosts), 2);
+    assert_int_equal(experiment_fault_touched(exp, &exp->faults[5], hosts), 1);
+    experiment_free(exp);
+    load_ok("good/staging.yaml", &exp);
+    assert_true(exp->limits.set);
+    assert_int_equal(exp->limits.max_hosts, 2);
+    assert_true(exp->limits.max_fraction > 0.66 && exp->limits.max_fraction < 0.68);
+    experiment_free(exp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -560,6 +600,7 @@ int main(void)
         cmocka_unit_test(experiment_should_default_for_to_the_end_of_the_workload),
         cmocka_unit_test(experiment_should_report_a_missing_file),
         cmocka_unit_test(nearest_should_hint_only_close_words),
+        cmocka_unit_test(limits_should_count_what_each_fault_cuts_off),
     };
 
     return cmocka_run_group_tests(tests, to_test_dir, NULL);
