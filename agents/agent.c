@@ -6,14 +6,20 @@
  * metrics; the HTTP threads hold it only for the injector call itself. The
  * injector journals each fault (fsync) before touching the kernel, so the
  * lease table can stay in memory: after a crash the start-up recovery
- * reverts everything the journal names.
+ * reverts everything the journal names. A halt (agent_halt) reverts
+ * everything under the same lock and refuses further applies until
+ * agent_resume; every change is written to the audit trail under the lock,
+ * so the trail's order is the order of the operations.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "faultline/buf.h"
@@ -78,11 +84,81 @@ static int64_t ms_to_ns(int64_t ms)
     return ms * 1000000LL;
 }
 
+unsigned agent_status_of(int code)
+{
+    switch (code) {
+    case -EINVAL:
+    case -ERANGE:
+    case -E2BIG:
+        return 400;
+    case -EPERM:
+    case -EACCES:
+        return 403;
+    case -ENOENT:
+        return 404;
+    case -EEXIST:
+    case -ECANCELED: /* halted */
+        return 409;
+    case -EOPNOTSUPP:
+        return 501;
+    case -ENOSPC:
+    case -ESHUTDOWN:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+/*
+ * Write ev (r: the operation's result). For a request (ev->status set: the
+ * status of a success), a failure answered with 4xx is left to the HTTP
+ * layer, which records every refused request once; other failures are
+ * recorded here with their status and error text.
+ */
+static void audit_op(struct agent *a, struct agent_audit_event *ev, int r, const struct fl_err *err)
+{
+    if (r < 0) {
+        if (ev->status != 0) {
+            ev->status = agent_status_of(r);
+            if (ev->status < 500)
+                return;
+        }
+        ev->result = err != NULL && err->msg[0] ? err->msg : strerror(-r);
+    }
+    agent_audit_write(a->audit, ev);
+}
+
+/* The 409 text while halted. Caller holds a->lock. */
+static void halt_msg(const struct agent *a, char *msg, size_t len)
+{
+    char when[40];
+
+    snprintf(msg, len, "halted since %s by %s: POST /v1/resume accepts faults again",
+             agent_iso_time(a->halted_wall_ns, when, sizeof(when)), a->halted_by);
+}
+
+bool agent_halted(struct agent *a, char *msg, size_t len, int64_t *since_wall_ns)
+{
+    bool h;
+
+    pthread_mutex_lock(&a->lock);
+    h = a->halted;
+    if (h && msg != NULL)
+        halt_msg(a, msg, len);
+    if (h && since_wall_ns != NULL)
+        *since_wall_ns = a->halted_wall_ns;
+    pthread_mutex_unlock(&a->lock);
+    return h;
+}
+
 int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f, int64_t ttl_ms,
                       const struct sockaddr *client, struct agent_apply_result *res,
                       struct fl_err *err)
 {
+    struct agent_audit_event ev = {.event = "apply", .id = id, .caller = client, .reverted = -1};
+    char hash[AGENT_SHA256_HEX] = "", msg[FL_ERR_MAX];
     struct agent_lease *l, *nl;
+    json_t *spec;
     int64_t t0, t1;
     int r;
 
@@ -92,9 +168,21 @@ int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f
     if (r < 0)
         return r;
     memset(res, 0, sizeof(*res));
+    spec = inj_fault_to_json(f);
+    if (spec != NULL)
+        agent_spec_sha256(spec, hash);
+    json_decref(spec);
+    ev.kind = inj_fault_kind(f);
+    ev.spec_sha256 = hash;
+    ev.status = 201;
     pthread_mutex_lock(&a->lock);
     if (a->stopping) {
         r = fl_errf(err, -ESHUTDOWN, "agent is shutting down");
+        goto out;
+    }
+    if (a->halted) {
+        halt_msg(a, msg, sizeof(msg));
+        r = fl_errf(err, -ECANCELED, "%s", msg);
         goto out;
     }
     l = lease_find(a, id);
@@ -124,6 +212,7 @@ int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f
         l->expires_ns = t1 + ms_to_ns(ttl_ms);
         res->created = 0;
         res->lease = *l;
+        ev.status = 200;
         r = 0;
         pthread_cond_broadcast(&a->cond);
         goto out;
@@ -137,7 +226,9 @@ int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f
     l->apply_start_ns = t0;
     l->apply_end_ns = t1;
     l->expires_ns = t1 + ms_to_ns(ttl_ms);
+    snprintf(l->spec_sha256, sizeof(l->spec_sha256), "%s", hash);
     res->created = r == 0;
+    ev.status = r == 0 ? 201 : 200;
     res->lease = *l;
     if (r == 0) {
         a->m.applied++;
@@ -147,17 +238,26 @@ int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f
     r = 0;
     pthread_cond_broadcast(&a->cond);
 out:
+    audit_op(a, &ev, r, err);
     pthread_mutex_unlock(&a->lock);
     return r;
 }
 
-int agent_fault_renew(struct agent *a, const char *id, int64_t ttl_ms, struct agent_lease *out,
-                      struct fl_err *err)
+int agent_fault_renew(struct agent *a, const char *id, int64_t ttl_ms,
+                      const struct sockaddr *client, struct agent_lease *out, struct fl_err *err)
 {
+    struct agent_audit_event ev = {
+        .event = "renew", .id = id, .caller = client, .status = 200, .reverted = -1};
     struct agent_lease *l;
+    char msg[FL_ERR_MAX];
     int r = 0;
 
     pthread_mutex_lock(&a->lock);
+    if (a->halted) {
+        halt_msg(a, msg, sizeof(msg));
+        r = fl_errf(err, -ECANCELED, "%s", msg);
+        goto out;
+    }
     l = lease_find(a, id);
     if (l == NULL) {
         r = fl_errf(err, -ENOENT, "no active fault '%s'", id);
@@ -167,15 +267,21 @@ int agent_fault_renew(struct agent *a, const char *id, int64_t ttl_ms, struct ag
         l->ttl_ms = ttl_ms;
     l->expires_ns = fl_now_ns() + ms_to_ns(l->ttl_ms);
     *out = *l;
+    ev.kind = out->kind;
+    ev.spec_sha256 = out->spec_sha256;
     pthread_cond_broadcast(&a->cond);
 out:
+    audit_op(a, &ev, r, err);
     pthread_mutex_unlock(&a->lock);
     return r;
 }
 
-int agent_fault_revert(struct agent *a, const char *id, struct fl_err *err)
+int agent_fault_revert(struct agent *a, const char *id, const struct sockaddr *client,
+                       struct fl_err *err)
 {
-    struct agent_lease *l;
+    struct agent_audit_event ev = {
+        .event = "revert", .id = id, .caller = client, .status = 200, .reverted = -1};
+    struct agent_lease *l, copy;
     int r;
 
     pthread_mutex_lock(&a->lock);
@@ -183,6 +289,11 @@ int agent_fault_revert(struct agent *a, const char *id, struct fl_err *err)
     if (l == NULL && !inj_has(a->inj, id)) {
         r = fl_errf(err, -ENOENT, "no active fault '%s'", id);
         goto out;
+    }
+    if (l != NULL) {
+        copy = *l;
+        ev.kind = copy.kind;
+        ev.spec_sha256 = copy.spec_sha256;
     }
     r = inj_revert(a->inj, id, err);
     if (r < 0)
@@ -193,17 +304,18 @@ int agent_fault_revert(struct agent *a, const char *id, struct fl_err *err)
     r = 0;
     pthread_cond_broadcast(&a->cond);
 out:
+    audit_op(a, &ev, r, err);
     pthread_mutex_unlock(&a->lock);
     return r;
 }
 
-int agent_revert_all(struct agent *a, size_t *n, struct fl_err *err)
+/* Revert every journaled fault and drop the leases. Caller holds a->lock. */
+static int revert_all_locked(struct agent *a, size_t *n, struct fl_err *err)
 {
     char **ids = NULL;
     size_t nids = 0, i;
     int r;
 
-    pthread_mutex_lock(&a->lock);
     if (inj_ids(a->inj, &ids, &nids) < 0)
         nids = 0;
     /* Nothing journaled: nothing to revert (and no call into an empty journal). */
@@ -221,13 +333,188 @@ int agent_revert_all(struct agent *a, size_t *n, struct fl_err *err)
         }
     }
     pthread_cond_broadcast(&a->cond);
-    pthread_mutex_unlock(&a->lock);
     for (i = 0; i < nids; i++)
         free(ids[i]);
     free(ids);
-    if (n != NULL)
-        *n = nids;
+    *n = nids;
     return r < 0 ? r : 0;
+}
+
+int agent_revert_all(struct agent *a, const struct sockaddr *client, size_t *n, struct fl_err *err)
+{
+    struct agent_audit_event ev = {.event = "revert-all", .caller = client};
+    size_t k = 0;
+    int r;
+
+    /* From the API: a request (status); from the shutdown: the agent's own act. */
+    ev.status = client != NULL ? 200 : 0;
+    pthread_mutex_lock(&a->lock);
+    r = revert_all_locked(a, &k, err);
+    ev.reverted = (long long)k;
+    audit_op(a, &ev, r, err);
+    pthread_mutex_unlock(&a->lock);
+    if (n != NULL)
+        *n = k;
+    return r;
+}
+
+/* ---- halt ----------------------------------------------------------------- */
+
+static void halt_path(const struct agent *a, char *path, size_t len, const char *suffix)
+{
+    snprintf(path, len, "%s/halted%s", a->cfg->state_dir, suffix);
+}
+
+/*
+ * <state-dir>/halted: {"since": ISO, "since_ns": N, "by": ADDR, "reason": TEXT},
+ * written to a temporary file, fsynced and renamed. Caller holds a->lock.
+ */
+static int halt_file_write(struct agent *a, struct fl_err *err)
+{
+    char path[4200], tmp[4200], when[40], *text;
+    size_t len, off = 0;
+    ssize_t w;
+    json_t *o;
+    int fd, r = 0;
+
+    if (a->cfg == NULL || a->cfg->state_dir == NULL)
+        return 0;
+    halt_path(a, path, sizeof(path), "");
+    halt_path(a, tmp, sizeof(tmp), ".tmp");
+    o = json_pack("{s:s,s:I,s:s}", "since", agent_iso_time(a->halted_wall_ns, when, sizeof(when)),
+                  "since_ns", (json_int_t)a->halted_wall_ns, "by", a->halted_by);
+    if (o != NULL && a->halt_reason[0] != '\0')
+        json_object_set_new(o, "reason", json_string(a->halt_reason));
+    text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    len = strlen(text);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        r = -errno;
+    while (r == 0 && off < len) {
+        w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            r = w < 0 ? -errno : -EIO;
+        else
+            off += (size_t)w;
+    }
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (fd >= 0 && close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    free(text);
+    if (r < 0) {
+        unlink(tmp);
+        return fl_errf(err, r, "%s: %s", path, strerror(-r));
+    }
+    return 0;
+}
+
+int agent_halt(struct agent *a, const struct sockaddr *client, const char *reason, size_t *n,
+               struct fl_err *err)
+{
+    struct agent_audit_event ev = {
+        .event = "halt", .caller = client, .status = 200, .reason = reason};
+    char addr[64];
+    struct fl_err ferr;
+    size_t k = 0;
+    int r, rf;
+
+    fl_err_clear(&ferr);
+    pthread_mutex_lock(&a->lock);
+    if (!a->halted) {
+        /* Refuse first: from here no apply can slip in between the reverts. */
+        a->halted = true;
+        a->halted_wall_ns = fl_wall_ns();
+        agent_addr_text(client, a->halted_by, sizeof(a->halted_by));
+        snprintf(a->halt_reason, sizeof(a->halt_reason), "%s", reason ? reason : "");
+    }
+    /* Written again by a repeated halt: a file that was lost comes back. */
+    rf = halt_file_write(a, &ferr);
+    r = revert_all_locked(a, &k, err);
+    if (r == 0 && rf < 0) {
+        fl_errf(err, rf,
+                "halted and reverted %zu fault(s), but the halt is not persisted (%s): "
+                "a restart would accept faults again",
+                k, ferr.msg);
+        r = rf;
+    }
+    ev.reverted = (long long)k;
+    audit_op(a, &ev, r, err);
+    pthread_mutex_unlock(&a->lock);
+    log_info("halt by %s%s%s: %zu fault(s) reverted%s%s",
+             agent_addr_text(client, addr, sizeof(addr)), reason ? ": " : "", reason ? reason : "",
+             k, r < 0 ? "; " : "", r < 0 ? err->msg : "");
+    *n = k;
+    return r;
+}
+
+int agent_resume(struct agent *a, const struct sockaddr *client, const char *reason,
+                 struct fl_err *err)
+{
+    struct agent_audit_event ev = {
+        .event = "resume", .caller = client, .status = 200, .reverted = -1, .reason = reason};
+    char path[4200], addr[64];
+    int r = 0;
+
+    pthread_mutex_lock(&a->lock);
+    if (a->cfg != NULL && a->cfg->state_dir != NULL) {
+        halt_path(a, path, sizeof(path), "");
+        if (unlink(path) < 0 && errno != ENOENT)
+            r = fl_errf(err, -errno, "%s: %s (still halted)", path, strerror(errno));
+    }
+    if (r == 0)
+        a->halted = false;
+    audit_op(a, &ev, r, err);
+    pthread_mutex_unlock(&a->lock);
+    log_info("resume by %s%s%s%s", agent_addr_text(client, addr, sizeof(addr)), reason ? ": " : "",
+             reason ? reason : "", r < 0 ? ": failed" : "");
+    return r;
+}
+
+bool agent_halt_load(struct agent *a)
+{
+    char path[4200], buf[4096];
+    struct stat st;
+    json_t *o = NULL;
+    ssize_t got;
+    int fd;
+
+    if (a->cfg == NULL || a->cfg->state_dir == NULL)
+        return false;
+    halt_path(a, path, sizeof(path), "");
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT)
+        return false;
+    /* Anything there halts: an unreadable file errs on the side of refusing faults. */
+    a->halted = true;
+    a->halted_wall_ns = fl_wall_ns();
+    snprintf(a->halted_by, sizeof(a->halted_by), "unknown");
+    if (fd >= 0 && fstat(fd, &st) == 0)
+        a->halted_wall_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    got = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got > 0)
+        o = json_loadb(buf, (size_t)got, 0, NULL);
+    if (json_is_integer(json_object_get(o, "since_ns")))
+        a->halted_wall_ns = json_integer_value(json_object_get(o, "since_ns"));
+    if (json_is_string(json_object_get(o, "by")))
+        snprintf(a->halted_by, sizeof(a->halted_by), "%s",
+                 json_string_value(json_object_get(o, "by")));
+    if (json_is_string(json_object_get(o, "reason")))
+        snprintf(a->halt_reason, sizeof(a->halt_reason), "%s",
+                 json_string_value(json_object_get(o, "reason")));
+    if (o == NULL)
+        log_warnx("%s: unreadable; halted all the same (POST /v1/resume removes it)", path);
+    json_decref(o);
+    return true;
 }
 
 static void lease_json(json_t *o, const struct agent_lease *l, int64_t now)
@@ -324,9 +611,17 @@ static void *lease_main(void *arg)
                 next = a->leases[i].expires_ns;
         }
         if (l != NULL) {
+            struct agent_lease copy = *l;
+            struct agent_audit_event ev = {.event = "expire",
+                                           .id = copy.id,
+                                           .kind = copy.kind,
+                                           .spec_sha256 = copy.spec_sha256,
+                                           .reverted = -1};
+
             fl_err_clear(&err);
             snprintf(id, sizeof(id), "%s", l->id);
             r = inj_revert(a->inj, id, &err);
+            audit_op(a, &ev, r, &err);
             if (r < 0) {
                 /* Keep the lease; retry in a second rather than spin. */
                 log_warnx("lease of %s expired but revert failed: %s", id, err.msg);
@@ -398,7 +693,8 @@ char *agent_metrics_text(struct agent *a, bool with_faults)
     json_t *list = NULL, *e, *ev;
     struct fl_buf b;
     size_t i, nactive;
-    uint64_t key[4];
+    uint64_t key[6];
+    bool halted;
     int64_t up, now = fl_now_ns();
     int slot = with_faults ? 1 : 0, r = -1;
     char *text;
@@ -408,7 +704,9 @@ char *agent_metrics_text(struct agent *a, bool with_faults)
     key[1] = a->m.reverted;
     key[2] = a->m.expired;
     key[3] = a->n_leases;
+    key[4] = a->halted;
     pthread_mutex_unlock(&a->lock);
+    key[5] = agent_audit_errors(a->audit);
     /* An unauthenticated scrape must not cost a netlink dump per fault each time. */
     pthread_mutex_lock(&a->mlock);
     if (a->mcache[slot] != NULL && now - a->mcache_ns[slot] < 1000000000LL &&
@@ -422,6 +720,7 @@ char *agent_metrics_text(struct agent *a, bool with_faults)
     pthread_mutex_lock(&a->lock);
     m = a->m;
     nactive = a->n_leases;
+    halted = a->halted;
     if (with_faults)
         r = inj_list(a->inj, &list, NULL);
     pthread_mutex_unlock(&a->lock);
@@ -437,6 +736,10 @@ char *agent_metrics_text(struct agent *a, bool with_faults)
     counter(&b, "faultline_agent_faults_apply_failed_total", "counter",
             "Apply requests the injector refused or failed.", m.apply_failed);
     counter(&b, "faultline_agent_faults_active", "gauge", "Faults applied now.", nactive);
+    counter(&b, "faultline_agent_halted", "gauge",
+            "1 while halted (POST /v1/halt): faults are refused until POST /v1/resume.", halted);
+    counter(&b, "faultline_agent_audit_errors_total", "counter",
+            "Audit trail lines lost (write or rotation failed); the operations went on.", key[5]);
     fl_buf_printf(&b,
                   "# HELP faultline_agent_apply_seconds Time inside the injector per apply.\n"
                   "# TYPE faultline_agent_apply_seconds summary\n"

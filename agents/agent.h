@@ -16,6 +16,11 @@
  *   devguard.c device faults never on the control channel's interfaces
  *   procpolicy.c  process allowlist, configured restart commands, the injector's guard
  *   priv.c     capability and no_new_privs drop
+ *   audit.c    the append-only audit trail (audit.jsonl), rotated by size
+ *
+ * Halt: POST /v1/halt reverts every fault and sets a flag (persisted as
+ * <state-dir>/halted, so a restart stays halted) under which apply, renew and
+ * captures are refused with 409 until POST /v1/resume.
  */
 #ifndef FAULTLINE_AGENT_H
 #define FAULTLINE_AGENT_H
@@ -34,6 +39,8 @@
 #include "faultline/inject.h"
 #include "faultline/token.h"
 
+#include "audit.h"
+
 #define AGENT_VERSION        "0.1.0"
 #define AGENT_TOKEN_MIN      FL_TOKEN_MIN /* shortest bearer token accepted */
 #define AGENT_TOKEN_MAX      FL_TOKEN_MAX /* longest token file content */
@@ -47,6 +54,7 @@
 #define AGENT_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* Default state directory: tmpfs, it lives exactly as long as the faults it journals. */
 #define AGENT_STATE_DIR_DEFAULT "/run/faultline-agent"
+#define AGENT_REASON_MAX        256 /* halt / resume reasons, bytes */
 
 /*
  * One allowed process target: "unit", "pidfile" or "match" and its exact
@@ -85,11 +93,12 @@ struct agent_config {
     /* --tls-cert / --tls-key, PEM text loaded by agent_config_load */
     const char *tls_cert, *tls_key;
     char *tls_cert_pem, *tls_key_pem;
-    unsigned per_ip_limit; /* --per-ip-limit N: connections per client address */
-    bool private_metrics;  /* --private-metrics: per-fault series only with the token */
-    bool check_only;       /* -n */
-    int verbose;           /* -v */
-    unsigned threads;      /* --threads N: HTTP worker threads */
+    unsigned per_ip_limit;    /* --per-ip-limit N: connections per client address */
+    bool private_metrics;     /* --private-metrics: per-fault series only with the token */
+    bool check_only;          /* -n */
+    int verbose;              /* -v */
+    unsigned threads;         /* --threads N: HTTP worker threads */
+    uint64_t audit_max_bytes; /* --audit-max-bytes N: rotate audit.jsonl past this */
 };
 
 /*
@@ -168,6 +177,7 @@ struct agent_lease {
     int64_t expires_ns;     /* CLOCK_MONOTONIC */
     int64_t apply_start_ns; /* CLOCK_MONOTONIC, around inj_apply */
     int64_t apply_end_ns;
+    char spec_sha256[AGENT_SHA256_HEX]; /* of the canonical spec, for the audit trail */
 };
 
 struct agent_metrics {
@@ -193,7 +203,13 @@ struct agent {
     pthread_mutex_t mlock;
     char *mcache[2];
     int64_t mcache_ns[2];
-    uint64_t mcache_key[2][4];
+    uint64_t mcache_key[2][6];
+    struct agent_audit *audit; /* NULL: no audit trail (unit tests) */
+    /* Halt (under lock): refuse apply / renew / captures until resumed. */
+    bool halted;
+    int64_t halted_wall_ns;
+    char halted_by[64];
+    char halt_reason[AGENT_REASON_MAX + 1];
 };
 
 /* Result of an apply: the host's timestamps and the lease. */
@@ -216,19 +232,55 @@ void agent_lease_stop(struct agent *a);
 /*
  * Apply fault f as id with a lease of ttl_ms. Policy is checked first (-EPERM);
  * same id and equal spec renews the lease (res->created = 0); same id and a
- * different spec: -EEXIST; too many faults: -ENOSPC; injector errors as
- * inj_apply. On error nothing changed.
+ * different spec: -EEXIST; too many faults: -ENOSPC; halted: -ECANCELED
+ * (err says since when and by whom); injector errors as inj_apply. On error
+ * nothing changed. A success, and a failure answered with 5xx, are written
+ * to the audit trail here, under the lock (so its order is the order of the
+ * operations); a 4xx refusal is the HTTP layer's to record.
  */
 int agent_fault_apply(struct agent *a, const char *id, const struct inj_fault *f, int64_t ttl_ms,
                       const struct sockaddr *client, struct agent_apply_result *res,
                       struct fl_err *err);
-/* Renew id's lease (ttl_ms <= 0: its previous TTL). 0, or -ENOENT. *out filled on success. */
-int agent_fault_renew(struct agent *a, const char *id, int64_t ttl_ms, struct agent_lease *out,
-                      struct fl_err *err);
+/*
+ * Renew id's lease (ttl_ms <= 0: its previous TTL). 0, -ENOENT, or -ECANCELED
+ * while halted. *out filled on success. client (may be NULL) goes into the
+ * audit trail, as for every call below.
+ */
+int agent_fault_renew(struct agent *a, const char *id, int64_t ttl_ms,
+                      const struct sockaddr *client, struct agent_lease *out, struct fl_err *err);
 /* Revert id and drop its lease. 0, -ENOENT when the agent holds no such fault, or an error. */
-int agent_fault_revert(struct agent *a, const char *id, struct fl_err *err);
-/* Revert every fault (journal order) and drop all leases. *n = how many there were. */
-int agent_revert_all(struct agent *a, size_t *n, struct fl_err *err);
+int agent_fault_revert(struct agent *a, const char *id, const struct sockaddr *client,
+                       struct fl_err *err);
+/*
+ * Revert every fault (journal order) and drop all leases. *n = how many there
+ * were. client NULL: the agent's own shutdown.
+ */
+int agent_revert_all(struct agent *a, const struct sockaddr *client, size_t *n, struct fl_err *err);
+/*
+ * Halt: set the flag, persist it in <state-dir>/halted, revert every fault.
+ * Idempotent (a second halt keeps the first one's time and caller, and
+ * reverts whatever is there). reason may be NULL. *n = faults reverted.
+ * Returns 0; on a failed revert or a failed write of the file the agent is
+ * halted all the same (in memory) and the error is returned.
+ */
+int agent_halt(struct agent *a, const struct sockaddr *client, const char *reason, size_t *n,
+               struct fl_err *err);
+/* Resume: remove <state-dir>/halted and clear the flag. 0 or negative errno (still halted). */
+int agent_resume(struct agent *a, const struct sockaddr *client, const char *reason,
+                 struct fl_err *err);
+/*
+ * Start-up: halted again when <state-dir>/halted exists (a file that cannot
+ * be read still halts, with "unknown" caller and the file's time). Returns
+ * true when halted.
+ */
+bool agent_halt_load(struct agent *a);
+/*
+ * The halt state: false, or true with msg = "halted since <ISO> by <caller>:
+ * POST /v1/resume accepts faults again" and *since_wall_ns (either may be NULL).
+ */
+bool agent_halted(struct agent *a, char *msg, size_t len, int64_t *since_wall_ns);
+/* HTTP status for an error code from agent.c / the injector (400, 403, 404, 409, ...). */
+unsigned agent_status_of(int code);
 /*
  * Active faults as a JSON array (new reference): the injector's list with
  * each entry's lease (ttl_ms, expires_in_ms, apply_start_ns, apply_end_ns).

@@ -6,7 +6,9 @@
  * checked on the first callback, before any body is read, and a too-large
  * Content-Length is refused there too, so unauthenticated or oversized
  * requests cost nothing. Every error is {"error": "..."} and leaves the
- * agent's state as it was.
+ * agent's state as it was. Every 4xx answer is written to the audit trail
+ * as a "refused" entry (handler(), after the route answered); the changes
+ * themselves are recorded by agent.c under its lock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,8 +29,21 @@ struct req {
     struct fl_buf body;
     bool too_big;
     bool answered; /* a response was queued on the first call */
+    bool authed;   /* the token was checked and right */
     int64_t t0;
+    /* What a refused request named, for its audit entry ("" when unknown). */
+    char id[INJ_ID_MAX + 1];
+    char kind[32];
+    char spec_sha256[AGENT_SHA256_HEX];
 };
+
+/*
+ * The answer queued by the current handler call, for the audit entry of a
+ * refused request. Thread-local: libmicrohttpd runs each callback start to
+ * end on one thread, and handler() resets it before routing.
+ */
+static __thread unsigned tl_status;
+static __thread char tl_error[FL_ERR_MAX + 64];
 
 static const char *const HDR_JSON = "application/json";
 
@@ -59,6 +74,7 @@ static enum MHD_Result send_text(struct agent *a, struct MHD_Connection *c, unsi
     r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     agent_count_status(a, status);
+    tl_status = status;
     return r;
 }
 
@@ -66,8 +82,12 @@ static enum MHD_Result send_text(struct agent *a, struct MHD_Connection *c, unsi
 static enum MHD_Result send_json(struct agent *a, struct MHD_Connection *c, unsigned status,
                                  json_t *body)
 {
+    json_t *e = json_object_get(body, "error");
     char *text;
 
+    /* Errors answered by other modules (captures): their text for the audit trail. */
+    if (status >= 400 && json_is_string(e))
+        snprintf(tl_error, sizeof(tl_error), "%s", json_string_value(e));
     text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     return send_text(a, c, status, text, HDR_JSON, NULL);
@@ -87,41 +107,18 @@ static enum MHD_Result send_error(struct agent *a, struct MHD_Connection *c, uns
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    snprintf(tl_error, sizeof(tl_error), "%s", msg);
     o = json_pack("{s:s}", "error", msg);
     text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return send_text(a, c, status, text, HDR_JSON, allow);
 }
 
-/* Status for an error code from agent.c / the injector. */
-static unsigned status_of(int code)
-{
-    switch (code) {
-    case -EINVAL:
-    case -ERANGE:
-    case -E2BIG:
-        return MHD_HTTP_BAD_REQUEST;
-    case -EPERM:
-    case -EACCES:
-        return MHD_HTTP_FORBIDDEN;
-    case -ENOENT:
-        return MHD_HTTP_NOT_FOUND;
-    case -EEXIST:
-        return MHD_HTTP_CONFLICT;
-    case -EOPNOTSUPP:
-        return MHD_HTTP_NOT_IMPLEMENTED;
-    case -ENOSPC:
-    case -ESHUTDOWN:
-        return MHD_HTTP_SERVICE_UNAVAILABLE;
-    default:
-        return MHD_HTTP_INTERNAL_SERVER_ERROR;
-    }
-}
-
 static enum MHD_Result send_err(struct agent *a, struct MHD_Connection *c, int code,
                                 const struct fl_err *err)
 {
-    return send_error(a, c, status_of(code), NULL, "%s", err->msg[0] ? err->msg : strerror(-code));
+    return send_error(a, c, agent_status_of(code), NULL, "%s",
+                      err->msg[0] ? err->msg : strerror(-code));
 }
 
 /* The peer's address, or NULL. */
@@ -228,6 +225,17 @@ static json_t *lease_answer(const struct agent_lease *l, bool created)
                      "CLOCK_MONOTONIC");
 }
 
+/* The kind and canonical spec hash of f, for the audit entry if the apply is refused. */
+static void audit_note_fault(struct req *rq, const struct inj_fault *f)
+{
+    json_t *spec = inj_fault_to_json(f);
+
+    snprintf(rq->kind, sizeof(rq->kind), "%s", inj_fault_kind(f));
+    if (spec != NULL)
+        agent_spec_sha256(spec, rq->spec_sha256);
+    json_decref(spec);
+}
+
 static enum MHD_Result post_fault(struct agent *a, struct MHD_Connection *c, struct req *rq)
 {
     static const char *const keys[] = {"id", "fault", "ttl_ms", NULL};
@@ -258,12 +266,15 @@ static enum MHD_Result post_fault(struct agent *a, struct MHD_Connection *c, str
         st = MHD_HTTP_BAD_REQUEST;
         goto bad;
     }
+    snprintf(rq->id, sizeof(rq->id), "%s", json_string_value(id));
     if (!json_is_object(spec)) {
         snprintf(msg, sizeof(msg), "%s",
                  spec ? "field 'fault' must be an object" : "missing field 'fault'");
         st = MHD_HTTP_BAD_REQUEST;
         goto bad;
     }
+    /* A spec that does not parse is audited by the hash of what was sent. */
+    agent_spec_sha256(spec, rq->spec_sha256);
     if ((st = get_ttl(body, true, &ttl, msg, sizeof(msg))) != 0)
         goto bad;
     r = inj_fault_parse_json(spec, &f, &err);
@@ -274,6 +285,8 @@ static enum MHD_Result post_fault(struct agent *a, struct MHD_Connection *c, str
     }
     /* A kill of an allowed target gets the restart command the agent is configured with. */
     r = agent_process_fill(a->cfg, &f, &err);
+    if (r == 0)
+        audit_note_fault(rq, f);
     if (r == 0)
         r = agent_fault_apply(a, json_string_value(id), f, ttl, client_addr(c), &res, &err);
     if (fl_log_verbose() || r < 0)
@@ -313,7 +326,7 @@ static enum MHD_Result post_renew(struct agent *a, struct MHD_Connection *c, str
     json_decref(body);
     if (st != 0)
         return send_error(a, c, st, NULL, "%s", msg);
-    r = agent_fault_renew(a, id, ttl, &l, &err);
+    r = agent_fault_renew(a, id, ttl, client_addr(c), &l, &err);
     if (r < 0)
         return send_err(a, c, r, &err);
     return send_json(a, c, MHD_HTTP_OK, lease_answer(&l, false));
@@ -330,7 +343,7 @@ static enum MHD_Result delete_fault(struct agent *a, struct MHD_Connection *c, s
         return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL, "DELETE takes no body");
     fl_err_clear(&err);
     t0 = fl_now_ns();
-    r = agent_fault_revert(a, id, &err);
+    r = agent_fault_revert(a, id, client_addr(c), &err);
     t1 = fl_now_ns();
     if (fl_log_verbose() || (r < 0 && r != -ENOENT))
         log_info("revert %s: %s", id, r < 0 ? err.msg : "reverted");
@@ -361,7 +374,7 @@ static enum MHD_Result post_revert_all(struct agent *a, struct MHD_Connection *c
     if (st != 0)
         return send_error(a, c, st, NULL, "%s", msg);
     fl_err_clear(&err);
-    r = agent_revert_all(a, &n, &err);
+    r = agent_revert_all(a, client_addr(c), &n, &err);
     log_info("revert-all: %zu fault(s)%s%s", n, r < 0 ? ": " : "", r < 0 ? err.msg : "");
     if (r < 0)
         return send_err(a, c, r, &err);
@@ -392,10 +405,136 @@ static enum MHD_Result get_faults(struct agent *a, struct MHD_Connection *c, con
 
 static enum MHD_Result get_health(struct agent *a, struct MHD_Connection *c)
 {
-    return send_json(a, c, MHD_HTTP_OK,
-                     json_pack("{s:s,s:s,s:I,s:I}", "status", "ok", "version", AGENT_VERSION,
-                               "uptime_ms", (json_int_t)((fl_now_ns() - a->started_ns) / 1000000),
-                               "active_faults", (json_int_t)agent_active(a)));
+    char when[40];
+    int64_t since = 0;
+    bool halted = agent_halted(a, NULL, 0, &since);
+    json_t *o;
+
+    o = json_pack("{s:s,s:s,s:I,s:I,s:b}", "status", "ok", "version", AGENT_VERSION, "uptime_ms",
+                  (json_int_t)((fl_now_ns() - a->started_ns) / 1000000), "active_faults",
+                  (json_int_t)agent_active(a), "halted", halted);
+    if (o != NULL && halted) {
+        json_object_set_new(o, "halted_since",
+                            json_string(agent_iso_time(since, when, sizeof(when))));
+        json_object_set_new(o, "halted_since_ns", json_integer(since));
+    }
+    return send_json(a, c, MHD_HTTP_OK, o);
+}
+
+/* No control characters (nor NUL): the reason goes into the log and the audit trail. */
+static bool one_line(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+/*
+ * POST /v1/halt and /v1/resume, body optional {"reason": TEXT}: halt reverts
+ * every fault and refuses new ones until resume (agent.c).
+ */
+static enum MHD_Result post_halt(struct agent *a, struct MHD_Connection *c, struct req *rq,
+                                 bool halt)
+{
+    static const char *const keys[] = {"reason", NULL};
+    char msg[FL_ERR_MAX + 64];
+    const char *reason = NULL;
+    struct fl_err err;
+    json_t *body, *v;
+    unsigned st;
+    size_t n = 0;
+    int r;
+
+    st = parse_body(rq, true, &body, msg, sizeof(msg));
+    if (st == 0 && body != NULL && !known_keys(body, keys, msg, sizeof(msg)))
+        st = MHD_HTTP_BAD_REQUEST;
+    v = body != NULL ? json_object_get(body, "reason") : NULL;
+    if (st == 0 && v != NULL &&
+        (!json_is_string(v) || json_string_length(v) > AGENT_REASON_MAX ||
+         !one_line(json_string_value(v), json_string_length(v)))) {
+        snprintf(msg, sizeof(msg),
+                 "field 'reason' must be one line of text (no control characters), at most %d "
+                 "bytes",
+                 AGENT_REASON_MAX);
+        st = MHD_HTTP_BAD_REQUEST;
+    }
+    if (st != 0) {
+        json_decref(body);
+        return send_error(a, c, st, NULL, "%s", msg);
+    }
+    reason = v != NULL ? json_string_value(v) : NULL;
+    fl_err_clear(&err);
+    r = halt ? agent_halt(a, client_addr(c), reason, &n, &err)
+             : agent_resume(a, client_addr(c), reason, &err);
+    json_decref(body);
+    if (r < 0)
+        return send_err(a, c, r, &err);
+    if (halt)
+        return send_json(a, c, MHD_HTTP_OK,
+                         json_pack("{s:b,s:I}", "halted", 1, "reverted", (json_int_t)n));
+    return send_json(a, c, MHD_HTTP_OK, json_pack("{s:b}", "halted", 0));
+}
+
+/* A query value: decimal digits only, lo..hi. */
+static bool query_int(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static enum MHD_Result query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    const char **unknown = cls;
+
+    if (strcmp(key, "since") != 0 && strcmp(key, "limit") != 0 && *unknown == NULL)
+        *unknown = key;
+    return MHD_YES;
+}
+
+/* GET /v1/audit?since=WALL_NS&limit=N: JSONL, the rotated file first. */
+static enum MHD_Result get_audit(struct agent *a, struct MHD_Connection *c)
+{
+    const char *since_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    const char *limit_s = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *unknown = NULL;
+    long long since = 0, limit = AGENT_AUDIT_LIMIT_DEF;
+    struct fl_err err;
+    char *text = NULL;
+    size_t len = 0;
+    int r;
+
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_key, &unknown);
+    if (unknown != NULL)
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL,
+                          "unknown query parameter '%.64s': /v1/audit takes since and limit",
+                          unknown);
+    if (since_s != NULL && !query_int(since_s, 0, INT64_MAX, &since))
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL,
+                          "bad since '%.64s': expected wall-clock nanoseconds since the epoch "
+                          "(an integer >= 0, as time_ns in the entries)",
+                          since_s);
+    if (limit_s != NULL && !query_int(limit_s, 1, AGENT_AUDIT_LIMIT_MAX, &limit))
+        return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL, "bad limit '%.64s': expected 1..%d",
+                          limit_s, AGENT_AUDIT_LIMIT_MAX);
+    fl_err_clear(&err);
+    r = agent_audit_read(a->audit, (int64_t)since, (size_t)limit, &text, &len, &err);
+    if (r < 0)
+        return send_err(a, c, r == -ENOENT ? -EIO : r, &err);
+    (void)len;
+    return send_text(a, c, MHD_HTTP_OK, text, "application/jsonl", NULL);
 }
 
 static json_t *kinds_json(void)
@@ -477,6 +616,12 @@ static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const ch
     if (n == 2 && strcmp(seg[1], "revert-all") == 0)
         return post ? post_revert_all(a, c, rq)
                     : send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST", "use POST");
+    if (n == 2 && (strcmp(seg[1], "halt") == 0 || strcmp(seg[1], "resume") == 0))
+        return post ? post_halt(a, c, rq, seg[1][0] == 'h')
+                    : send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST", "use POST");
+    if (n == 2 && strcmp(seg[1], "audit") == 0)
+        return get ? get_audit(a, c)
+                   : send_error(a, c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET", "use GET");
     if (strcmp(seg[1], "faults") == 0) {
         if (n == 2) {
             if (get)
@@ -488,6 +633,7 @@ static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const ch
         if (!inj_id_valid(seg[2]))
             return send_error(a, c, MHD_HTTP_BAD_REQUEST, NULL,
                               "bad fault id: expected [A-Za-z0-9_.-]{1,%d}", INJ_ID_MAX);
+        snprintf(rq->id, sizeof(rq->id), "%.*s", INJ_ID_MAX, seg[2]);
         if (n == 3) {
             if (get)
                 return get_faults(a, c, seg[2]);
@@ -505,6 +651,9 @@ static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const ch
             return send_json(a, c, MHD_HTTP_OK,
                              json_pack("{s:o}", "captures", agent_capture_list(a)));
         if (n == 2 && post) {
+            /* Captures are refused while halted too (nothing new on a halted host). */
+            if (agent_halted(a, msg, sizeof(msg), NULL))
+                return send_error(a, c, MHD_HTTP_CONFLICT, NULL, "%s", msg);
             st = parse_body(rq, false, &body, msg, sizeof(msg));
             if (st != 0)
                 return send_error(a, c, st, NULL, "%s", msg);
@@ -524,11 +673,52 @@ static enum MHD_Result route(struct agent *a, struct MHD_Connection *c, const ch
     return send_error(a, c, MHD_HTTP_NOT_FOUND, NULL, "no such endpoint");
 }
 
+/* One "refused" audit entry for a 4xx answer. */
+static void audit_refused(struct agent *a, struct MHD_Connection *c, const struct req *rq,
+                          const char *method, const char *url)
+{
+    struct agent_audit_event ev = {.event = "refused", .reverted = -1};
+    char request[128];
+
+    snprintf(request, sizeof(request), "%.16s %.100s", method, url);
+    ev.request = request;
+    ev.caller = client_addr(c);
+    ev.status = tl_status;
+    /* Anyone can cause these: rate-limited, so a flood cannot rotate the real entries away. */
+    ev.unauthenticated = rq == NULL || !rq->authed;
+    ev.result = tl_error[0] ? tl_error : "refused";
+    if (rq != NULL) {
+        ev.id = rq->id[0] ? rq->id : NULL;
+        ev.kind = rq->kind[0] ? rq->kind : NULL;
+        ev.spec_sha256 = rq->spec_sha256[0] ? rq->spec_sha256 : NULL;
+    }
+    agent_audit_write(a->audit, &ev);
+}
+
+static enum MHD_Result handle(struct agent *a, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *upload, size_t *upload_size,
+                              void **con_cls);
+
+/* libmicrohttpd's access handler: handle() and the audit entry of a refusal. */
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
 {
     struct agent *a = cls;
+    enum MHD_Result r;
+
+    tl_status = 0;
+    tl_error[0] = '\0';
+    r = handle(a, c, url, method, upload, upload_size, con_cls);
+    if (tl_status >= 400 && tl_status < 500)
+        audit_refused(a, c, *con_cls, method, url);
+    return r;
+}
+
+static enum MHD_Result handle(struct agent *a, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *upload, size_t *upload_size,
+                              void **con_cls)
+{
     struct req *rq = *con_cls;
     const char *cl;
     enum MHD_Result r;
@@ -563,6 +753,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             rq->answered = true;
             return send_error(a, c, MHD_HTTP_UNAUTHORIZED, NULL, "missing or wrong bearer token");
         }
+        rq->authed = true;
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL) {
             errno = 0;

@@ -24,30 +24,39 @@
 
 void agent_usage(FILE *fp)
 {
-    fprintf(fp, "usage: faultline-agent --listen ADDR:PORT --token-file FILE [--state-dir DIR]\n"
-                "                       [--allow CIDR|dev:IFNAME]... [--control CIDR]...\n"
-                "                       [--allow-process unit:NAME|pidfile:PATH|match:TEXT]...\n"
-                "                       [--restart-cmd TYPE:VALUE=PROGRAM ARG...]...\n"
-                "                       [--process-file FILE] [--per-ip-limit N] "
-                "[--private-metrics]\n"
-                "                       [--tls-cert FILE --tls-key FILE] [--threads N] [-n] [-v]\n"
-                "\n"
-                "  --listen ADDR:PORT   address to serve the API on (numeric; [v6]:port)\n"
-                "  --token-file FILE    bearer token every /v1 request must present\n"
-                "  --state-dir DIR      journal and captures (created 0700; default\n"
-                "                       " AGENT_STATE_DIR_DEFAULT ", on tmpfs: see the docs)\n"
-                "  --allow CIDR         addresses faults may name (repeatable); dev:IFNAME for\n"
-                "                       interfaces; 0.0.0.0/0 or ::/0 allow host-wide faults\n"
-                "  --control CIDR       control network: never dropped, refused in fault specs\n"
-                "  --allow-process T:V  a process target faults may name (exact; repeatable)\n"
-                "  --restart-cmd T:V=CMD  the command that starts an allowed target again\n"
-                "  --process-file FILE  more process targets, JSON, re-read at each process fault\n"
-                "  --tls-cert/--tls-key serve HTTPS with this PEM certificate and key\n"
-                "  --threads N          HTTP worker threads (default 2)\n"
-                "  --per-ip-limit N     connections per client address (default 32)\n"
-                "  --private-metrics    per-fault /metrics series only with the token\n"
-                "  -n                   check the configuration and exit\n"
-                "  -v                   verbose logging (one line per request)\n");
+    fprintf(fp,
+            "usage: faultline-agent --listen ADDR:PORT --token-file FILE [--state-dir DIR]\n"
+            "                       [--allow CIDR|dev:IFNAME]... [--control CIDR]...\n"
+            "                       [--allow-process unit:NAME|pidfile:PATH|match:TEXT]...\n"
+            "                       [--restart-cmd TYPE:VALUE=PROGRAM ARG...]...\n"
+            "                       [--process-file FILE] [--per-ip-limit N] "
+            "[--private-metrics]\n"
+            "                       [--tls-cert FILE --tls-key FILE] [--threads N]\n"
+            "                       [--audit-max-bytes N[K|M|G]] [-n] [-v]\n"
+            "\n"
+            "  --listen ADDR:PORT   address to serve the API on (numeric; [v6]:port)\n"
+            "  --token-file FILE    bearer token every /v1 request must present\n"
+            "  --state-dir DIR      journal, captures, audit trail, halt (created 0700;\n"
+            "                       default " AGENT_STATE_DIR_DEFAULT ", on tmpfs: see the docs)\n"
+            "  --allow CIDR         addresses faults may name (repeatable); dev:IFNAME for\n"
+            "                       interfaces; 0.0.0.0/0 or ::/0 allow host-wide faults\n"
+            "  --control CIDR       control network: never dropped, refused in fault specs\n"
+            "  --allow-process T:V  a process target faults may name (exact; repeatable)\n"
+            "  --restart-cmd T:V=CMD  the command that starts an allowed target again\n"
+            "  --process-file FILE  more process targets, JSON, re-read at each process fault\n"
+            "  --tls-cert/--tls-key serve HTTPS with this PEM certificate and key\n"
+            "  --threads N          HTTP worker threads (default 2)\n"
+            "  --per-ip-limit N     connections per client address (default 32)\n"
+            "  --private-metrics    per-fault /metrics series only with the token\n"
+            "  --audit-max-bytes N  rotate DIR/audit.jsonl to audit.jsonl.1 past N bytes\n"
+            "                       (default 16M; 1K..1G; one rotated file is kept)\n"
+            "  -n                   check the configuration and exit\n"
+            "  -v                   verbose logging (one line per request)\n"
+            "\n"
+            "POST /v1/halt reverts every fault and refuses new ones (409) until\n"
+            "POST /v1/resume; the halt is kept in DIR/halted across restarts.\n"
+            "Every change and every refused request is appended to DIR/audit.jsonl\n"
+            "(GET /v1/audit?since=WALL_NS&limit=N).\n");
 }
 
 static int add_cidr(struct fl_cidr **arr, size_t *n, const char *s, const char *opt,
@@ -66,6 +75,32 @@ static int add_cidr(struct fl_cidr **arr, size_t *n, const char *s, const char *
         return fl_errf(err, -ENOMEM, "out of memory");
     na[(*n)++] = c;
     *arr = na;
+    return 0;
+}
+
+/* "65536", "64K", "16M", "1G" (powers of 1024), AGENT_AUDIT_MAX_MIN..AGENT_AUDIT_MAX_MAX. */
+static int parse_size(const char *s, uint64_t *out, struct fl_err *err)
+{
+    unsigned long long v, mul = 1;
+    char *end;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (*end == 'K' || *end == 'k')
+        mul = 1ULL << 10;
+    else if (*end == 'M')
+        mul = 1ULL << 20;
+    else if (*end == 'G')
+        mul = 1ULL << 30;
+    if (mul != 1)
+        end++;
+    if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v > AGENT_AUDIT_MAX_MAX / mul ||
+        v * mul < AGENT_AUDIT_MAX_MIN)
+        return fl_errf(err, -EINVAL,
+                       "--audit-max-bytes '%s': expected a size from 1K to 1G (bytes, or with "
+                       "K, M or G)",
+                       s);
+    *out = v * mul;
     return 0;
 }
 
@@ -157,6 +192,7 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
         {"process-file", required_argument, NULL, 'F'},
         {"per-ip-limit", required_argument, NULL, 'I'},
         {"private-metrics", no_argument, NULL, 'M'},
+        {"audit-max-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -167,6 +203,7 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
     memset(cfg, 0, sizeof(*cfg));
     cfg->threads = 2;
     cfg->per_ip_limit = AGENT_PER_IP_DEFAULT;
+    cfg->audit_max_bytes = AGENT_AUDIT_MAX_DEFAULT;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":nvh", opts, NULL)) != -1) {
@@ -224,6 +261,10 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
             break;
         case 'M':
             cfg->private_metrics = true;
+            break;
+        case 'B':
+            if ((r = parse_size(optarg, &cfg->audit_max_bytes, err)) < 0)
+                return r;
             break;
         case 'n':
             cfg->check_only = true;

@@ -260,9 +260,37 @@ static bool loopback(const struct agent_config *cfg)
     return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
 }
 
-/* inj_recover, but only a sweep when the journal is empty. */
-static int recover(struct inj_ctx *inj, struct fl_err *err)
+/* One "sweep" audit entry per fault a previous run left in the journal. */
+static void audit_sweep(struct agent_audit *au, json_t *list, int r, const struct fl_err *err)
 {
+    struct agent_audit_event ev = {.event = "sweep", .reverted = -1};
+    char hash[AGENT_SHA256_HEX];
+    json_t *e;
+    size_t i;
+
+    if (r < 0)
+        ev.result = err->msg[0] ? err->msg : strerror(-r);
+    json_array_foreach(list, i, e)
+    {
+        ev.id = json_string_value(json_object_get(e, "id"));
+        ev.kind = json_string_value(json_object_get(e, "kind"));
+        hash[0] = '\0';
+        if (json_is_object(json_object_get(e, "spec")))
+            agent_spec_sha256(json_object_get(e, "spec"), hash);
+        ev.spec_sha256 = hash;
+        agent_audit_write(au, &ev);
+    }
+    /* A failed sweep with nothing journaled is worth a line too. */
+    if (r < 0 && json_array_size(list) == 0) {
+        ev.id = ev.kind = ev.spec_sha256 = NULL;
+        agent_audit_write(au, &ev);
+    }
+}
+
+/* inj_recover, but only a sweep when the journal is empty; audited per fault. */
+static int recover(struct inj_ctx *inj, struct agent_audit *au, struct fl_err *err)
+{
+    json_t *list = NULL;
     char **ids = NULL;
     size_t n = 0, i;
     int r;
@@ -273,9 +301,15 @@ static int recover(struct inj_ctx *inj, struct fl_err *err)
     free(ids);
     if (r < 0 || n > 0) {
         log_info("start-up: reverting %zu journaled fault(s) left by a previous run", n);
-        return inj_recover(inj, err);
+        if (inj_list(inj, &list, NULL) < 0)
+            list = NULL;
+        r = inj_recover(inj, err);
+    } else {
+        r = inj_sweep(inj, err);
     }
-    return inj_sweep(inj, err);
+    audit_sweep(au, list, r, err);
+    json_decref(list);
+    return r;
 }
 
 /* The daemon across its start-up phases; fd, lockfd -1 and pointers NULL until made. */
@@ -284,6 +318,7 @@ struct daemon {
     struct inj_ctx *inj; /* until agent_init takes it */
     struct MHD_Daemon *d;
     struct agent a;
+    struct agent_audit audit; /* <state-dir>/audit.jsonl, opened before recovery */
     bool have_agent;
     int fd, lockfd;
     sigset_t set; /* the signals sigwait takes */
@@ -304,6 +339,19 @@ static void process_setup(struct daemon *D)
     pthread_sigmask(SIG_BLOCK, &D->set, NULL);
 }
 
+/* A halt persisted by a previous run holds: say so at start. */
+static void log_halt_state(struct agent *a)
+{
+    char when[40];
+
+    if (!agent_halt_load(a))
+        return;
+    log_warnx("start-up: HALTED since %s by %s%s%s: every fault, renewal and capture is refused "
+              "(409) until POST /v1/resume",
+              agent_iso_time(a->halted_wall_ns, when, sizeof(when)), a->halted_by,
+              a->halt_reason[0] ? ": " : "", a->halt_reason);
+}
+
 /* Bind the socket, open the injector, revert what a previous run left, make the agent. */
 static int open_and_recover(struct daemon *D, struct fl_err *err)
 {
@@ -312,6 +360,9 @@ static int open_and_recover(struct daemon *D, struct fl_err *err)
 
     if ((D->fd = bind_socket(&D->cfg, err)) < 0)
         return D->fd;
+    /* Before recovery, whose sweep goes into it. */
+    if ((r = agent_audit_open(&D->audit, D->cfg.state_dir, D->cfg.audit_max_bytes, err)) < 0)
+        return r;
     snprintf(D->journal, sizeof(D->journal), "%s/journal", D->cfg.state_dir);
     memset(&icfg, 0, sizeof(icfg));
     icfg.state_dir = D->journal;
@@ -322,13 +373,15 @@ static int open_and_recover(struct daemon *D, struct fl_err *err)
     /* Before the journal is replayed: a restart it names obeys today's policy. */
     agent_process_guard_install(&D->cfg);
     /* Before serving: whatever a previous run left behind goes. */
-    if ((r = recover(D->inj, err)) < 0) {
+    if ((r = recover(D->inj, &D->audit, err)) < 0) {
         fl_err_prefix(err, "start-up recovery");
         return r;
     }
     agent_init(&D->a, &D->cfg, D->inj);
+    D->a.audit = &D->audit;
     D->inj = NULL;
     D->have_agent = true;
+    log_halt_state(&D->a);
     return 0;
 }
 
@@ -370,9 +423,10 @@ static int serve(struct daemon *D, struct fl_err *err)
         log_warnx("WARNING: serving plain HTTP on %s: the bearer token crosses the network in "
                   "clear; give --tls-cert/--tls-key outside a lab",
                   cfg->listen);
-    log_info("serving on %s%s (pid %d, state %s, %zu allow, %zu control)", cfg->listen,
+    log_info("serving on %s%s (pid %d, state %s, %zu allow, %zu control)%s", cfg->listen,
              cfg->tls_cert_pem ? " with TLS" : "", (int)getpid(), cfg->state_dir,
-             cfg->n_allow + cfg->n_allow_devs, cfg->n_control);
+             cfg->n_allow + cfg->n_allow_devs, cfg->n_control,
+             agent_halted(&D->a, NULL, 0, NULL) ? "; HALTED" : "");
     return 0;
 }
 
@@ -404,7 +458,7 @@ static int shut_down(struct daemon *D)
     agent_capture_stop_all(&D->a);
     agent_lease_stop(&D->a);
     fl_err_clear(&err);
-    r = agent_revert_all(&D->a, &n, &err);
+    r = agent_revert_all(&D->a, NULL, &n, &err);
     if (r < 0) {
         log_warnx("revert-all: %s; sweeping", err.msg);
         fl_err_clear(&err);
@@ -418,6 +472,7 @@ static int shut_down(struct daemon *D)
         rc = 0;
     }
     agent_fini(&D->a);
+    agent_audit_close(&D->audit);
     close(D->fd);
     if (D->lockfd >= 0)
         close(D->lockfd);
@@ -436,6 +491,7 @@ static int fail(struct daemon *D, int r, const struct fl_err *err)
         agent_fini(&D->a);
     }
     inj_close(D->inj);
+    agent_audit_close(&D->audit);
     if (D->fd >= 0)
         close(D->fd);
     if (D->lockfd >= 0)
