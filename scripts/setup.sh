@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config clang-format
   libnftnl-dev libmnl-dev libnl-3-dev libnl-route-3-dev
-  libmicrohttpd-dev libpcap-dev libjansson-dev libyajl-dev libfyaml-dev
+  libmicrohttpd-dev libgnutls28-dev libpcap-dev libjansson-dev libyajl-dev libfyaml-dev
   libcurl4-openssl-dev libhiredis-dev libpq-dev libcmocka-dev
   iproute2 nftables curl procps psmisc wrk openssl
   chromium

@@ -17,10 +17,12 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 # label seeds: the whole experiments/seeds/ set (about ten minutes), by hand:
 # cd build && ctest -L seeds
-labels=(-LE seeds)
+# label image: the agent's container image built and run with podman (about a
+# minute; needs podman and Debian's archive), by hand: scripts/image.sh --test
+labels=(-LE 'seeds|image')
 case "${1:-}" in
   "") ;;
-  --quick) labels=(-LE 'slow|seeds') ;;
+  --quick) labels=(-LE 'slow|seeds|image') ;;
   *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
 esac
 
