@@ -15,6 +15,7 @@
 
 #include "faultline/buf.h"
 #include "faultline/http.h"
+#include "agent_tls.h"
 #include "agent_token.h"
 #include "run_int.h"
 
@@ -27,6 +28,7 @@ struct xfer {
     char *body;
     struct curl_slist *hdr; /* its agent's token: wiped at free */
     struct fl_buf resp;
+    int code; /* the transfer's CURLcode */
     char err[CURL_ERROR_SIZE];
 };
 
@@ -88,7 +90,7 @@ static void explain(struct agent_reply *r, const struct xfer *x)
 }
 
 static int xfer_add(CURLM *m, struct xfer *x, const struct agent_call *c, size_t i, const char *url,
-                    const char *token)
+                    const char *token, const struct agent_tls *tls)
 {
     json_t *const body = c->bodies ? c->bodies[i] : NULL;
 
@@ -100,6 +102,7 @@ static int xfer_add(CURLM *m, struct xfer *x, const struct agent_call *c, size_t
     x->e = fl_http_easy(x->url, c->timeout_ms, &x->resp, x->err);
     if (x->e == NULL)
         return -ENOMEM;
+    agent_tls_apply(x->e, tls);
     if (body != NULL && (x->body = json_dumps(body, JSON_COMPACT)) == NULL)
         return -ENOMEM;
     curl_easy_setopt(x->e, CURLOPT_CUSTOMREQUEST, c->method);
@@ -130,6 +133,8 @@ static void perform_all(CURLM *m)
         if (msg->msg != CURLMSG_DONE)
             continue;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x != NULL)
+            x->code = (int)msg->data.result;
         if (x != NULL && msg->data.result != CURLE_OK && !x->err[0])
             snprintf(x->err, sizeof(x->err), "%s", curl_easy_strerror(msg->data.result));
     }
@@ -144,9 +149,13 @@ static void collect(struct agent_call *c, struct xfer *x)
 
         r->host = c->hosts ? c->hosts[i] : i;
         r->status = 0;
+        r->curl_code = x[i].code;
         if (x[i].e != NULL && !x[i].err[0])
             curl_easy_getinfo(x[i].e, CURLINFO_RESPONSE_CODE, &r->status);
-        r->body = x[i].resp.p ? json_loadb(x[i].resp.p, x[i].resp.len, 0, NULL) : NULL;
+        if (c->raw)
+            r->body = json_stringn(x[i].resp.p ? x[i].resp.p : "", x[i].resp.len);
+        else
+            r->body = x[i].resp.p ? json_loadb(x[i].resp.p, x[i].resp.len, 0, NULL) : NULL;
         r->ok = accepted(c, r->status);
         if (!r->ok) {
             explain(r, &x[i]);
@@ -178,7 +187,7 @@ int agents_call(const struct agents *A, struct agent_call *c)
     for (i = 0; i < c->n && r == 0; i++) {
         size_t h = c->hosts ? c->hosts[i] : i;
 
-        r = xfer_add(m, &x[i], c, i, A->url[h], host_token(A, h));
+        r = xfer_add(m, &x[i], c, i, A->url[h], host_token(A, h), A->tls);
     }
     if (r == 0) {
         perform_all(m);

@@ -105,20 +105,51 @@ static int not_ready(struct run *R, const struct agent_reply *r, int64_t deadlin
 {
     const struct exp_host *h = &R->exp->topology.hosts[r->host];
     const char *url = R->agents.url[r->host];
+    /* Staging: which token it refused (the host's own file, else --token-file). */
+    const char *tf = R->lab ? NULL : h->token_file[0] ? h->token_file : R->o->token_file;
+    char line[FL_ERR_MAX];
 
+    /* An untrusted certificate or a failed handshake stays so: no point waiting. */
+    if (r->status == 0 && agent_tls_fatal(r->curl_code)) {
+        agent_tls_explain(line, sizeof(line), h->name, url, R->agents.tls, r->curl_code,
+                          r->why + (strncmp(r->why, "no answer: ", 11) == 0 ? 11 : 0));
+        return fl_errf(err, -EPERM, "%s", line);
+    }
     if (r->status == 401 || r->status == 403)
-        return fl_errf(err, -EACCES, "agent of %s (%s) refuses the token: %s", h->name, url,
-                       r->why);
+        return fl_errf(err, -EACCES, "agent of host %s (%s) refuses the token%s%s: %s", h->name,
+                       url, tf ? " of " : "", tf ? tf : "", r->why);
     if (R->lab && R->lab->n_procs > r->host && !lab_proc_alive(R->lab, R->lab->procs[r->host]))
         return fl_errf(err, -ECHILD, "the agent of %s exited at start (see %s/agent-%s.log)",
                        h->name, R->out, h->name);
     if (fl_now_ns() > deadline || run_stopping(R))
-        return fl_errf(err, -ETIMEDOUT, "the agent of %s (%s) does not answer: %s", h->name, url,
+        return fl_errf(err, -ETIMEDOUT, "agent of host %s (%s) does not answer: %s", h->name, url,
                        r->why);
     return 0;
 }
 
-/* Wait until every agent answers /v1/health (bounded). */
+/*
+ * A halted agent (faultline halt, POST /v1/halt) answers its health but
+ * refuses every fault: the run cannot start. 0, or -EBUSY naming it.
+ */
+static int halted(struct run *R, const struct agent_call *c, struct fl_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++) {
+        const json_t *b = c->r[i].body;
+
+        if (!json_is_true(json_object_get(b, "halted")))
+            continue;
+        return fl_errf(err, -EBUSY,
+                       "the agent of %s (%s) is halted (since %s): it refuses every fault until "
+                       "'faultline halt --resume' (POST /v1/resume)",
+                       R->exp->topology.hosts[c->r[i].host].name, R->agents.url[c->r[i].host],
+                       json_string_value(json_object_get(b, "halted_since")) ?: "a halt");
+    }
+    return 0;
+}
+
+/* Wait until every agent answers /v1/health (bounded), none of them halted. */
 static int wait_health(struct run *R, int64_t timeout_ns, struct fl_err *err)
 {
     int64_t deadline = fl_now_ns() + timeout_ns;
@@ -131,6 +162,8 @@ static int wait_health(struct run *R, int64_t timeout_ns, struct fl_err *err)
         if (agents_call(&R->agents, &c) < 0)
             return fl_errf(err, -ENOMEM, "out of memory");
         r = c.failed == 0 ? 1 : not_ready(R, &c.r[c.first_failed], deadline, err);
+        if (r == 1 && (r = halted(R, &c, err)) == 0)
+            r = 1;
         agent_call_free(&c);
         if (r != 0)
             return r < 0 ? r : 0;

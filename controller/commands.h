@@ -22,6 +22,8 @@ extern const char fl_exit_codes_help[];
 
 /* faultline validate [-q] [--plan] FILE...: check experiment files, touch nothing. */
 int cmd_validate(int argc, char **argv);
+/* faultline halt [--resume] (AGENT_URL... | --lab ID): see --help (halt_cmd.c). */
+int cmd_halt(int argc, char **argv);
 /* faultline version: print the version. */
 int cmd_version(int argc, char **argv);
 /* faultline help [COMMAND]: the overview, or a command's --help. */

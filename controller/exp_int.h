@@ -90,6 +90,7 @@ int parse_workload(struct pctx *p, struct fy_node *v, struct fy_node *k); /* exp
 int parse_faults(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_fault.c */
 int parse_verify(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_verify.c */
 int parse_promise(struct pctx *p, struct fy_node *v, struct fy_node *k);  /* exp_promise.c */
+int parse_guards(struct pctx *p, struct fy_node *v, struct fy_node *k);   /* exp_guard.c */
 /* exp_limits.c: limits: (k NULL when absent; staging requires it), checked against the faults. */
 int parse_limits(struct pctx *p, struct fy_node *v, struct fy_node *k);
 

@@ -17,8 +17,9 @@
 
 /* ---- workload ----------------------------------------------------------- */
 
-static const char *const workload_keys[] = {"clients", "rate",    "duration", "keys",  "timeout",
-                                            "mix",     "routing", "seed",     "model", NULL};
+static const char *const workload_keys[] = {"clients", "rate",       "duration", "keys",
+                                            "timeout", "mix",        "routing",  "seed",
+                                            "model",   "abort_when", NULL};
 static const char *const models[] = {"register", "set", NULL};
 static const char *const workload_required[] = {"clients", "rate", "duration", "mix", NULL};
 static const char *const routing_keys[] = {"policy", "regions", NULL};
@@ -168,6 +169,51 @@ static int parse_routing(struct pctx *p, struct fy_node *v, struct fy_node *k)
 
     return parse_routing_at(p, v, k, "workload.routing", &w->routing, &w->routing_regions,
                             &w->n_routing_regions);
+}
+
+/* ---- abort_when ------------------------------------------------------------ */
+
+static const char *const abort_keys[] = {"class", "success_below", "for", NULL};
+static const char *const abort_classes[] = {"read", "write", "any", NULL};
+
+/*
+ * workload.abort_when: {class, success_below, for}: the workload's own
+ * traffic as a guard (controller/guard.c). The ratio is sampled once a
+ * second, so `for` is whole seconds, and it must fit in the workload.
+ */
+static int parse_abort_when(struct pctx *p, struct fy_node *v, struct fy_node *k)
+{
+    struct exp_abort_when *a = &p->exp->abort_when;
+    struct fy_node *fk, *fv;
+    int rc, idx;
+
+    if ((rc = expect_map(p, v, k, "workload.abort_when")) < 0 ||
+        (rc = map_check(p, v, k, "workload.abort_when", abort_keys, abort_keys)) < 0)
+        return rc;
+    node_pos(v, &a->line, &a->column);
+    fv = map_get(v, "class", &fk);
+    if ((rc = get_enum(p, fv, fk, "workload.abort_when.class", abort_classes, &idx)) < 0)
+        return rc;
+    a->op_class = idx == 0 ? EXP_CLASS_READ : idx == 1 ? EXP_CLASS_WRITE : EXP_CLASS_ANY;
+    fv = map_get(v, "success_below", &fk);
+    if ((rc = get_number(p, fv, fk, "workload.abort_when.success_below", 0, 1, true,
+                         &a->success_below)) < 0)
+        return rc;
+    fv = map_get(v, "for", &fk);
+    if ((rc = get_duration(p, fv, fk, "workload.abort_when.for", &a->for_ns)) < 0)
+        return rc;
+    if (a->for_ns < 1000000000LL || a->for_ns % 1000000000LL != 0)
+        return perr(p, fv, fk,
+                    "workload.abort_when.for: expected whole seconds of at least 1s (the "
+                    "success ratio is sampled once a second)");
+    if (a->for_ns > p->exp->workload.duration_ns)
+        return perr(p, fv, fk,
+                    "workload.abort_when.for: %llds is longer than the workload "
+                    "(workload.duration %llds): it could never trip",
+                    (long long)(a->for_ns / 1000000000LL),
+                    (long long)(p->exp->workload.duration_ns / 1000000000LL));
+    a->enabled = true;
+    return 0;
 }
 
 /* ---- client groups --------------------------------------------------------- */
@@ -418,6 +464,9 @@ int parse_workload(struct pctx *p, struct fy_node *v, struct fy_node *k)
                 w->routing_regions[w->n_routing_regions++] = r;
     }
     if (clients_v != NULL && (rc = parse_groups(p, clients_v, clients_k, v)) < 0)
+        return rc;
+    fv = map_get(v, "abort_when", &fk);
+    if (fk != NULL && (rc = parse_abort_when(p, fv, fk)) < 0)
         return rc;
     return 0;
 }

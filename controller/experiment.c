@@ -241,9 +241,9 @@ int vconv(struct pctx *p, const struct vspec *s, struct fy_node *k, struct fy_no
 
 /* ---- the file ----------------------------------------------------------- */
 
-static const char *const root_keys[] = {"apiVersion", "name",   "description", "topology", "target",
-                                        "workload",   "faults", "verify",      "promise",  "limits",
-                                        NULL};
+static const char *const root_keys[] = {"apiVersion", "name",     "description", "topology",
+                                        "target",     "workload", "faults",      "verify",
+                                        "promise",    "limits",   "guards",      NULL};
 static const char *const root_required[] = {"apiVersion", "name",   "topology", "target",
                                             "workload",   "faults", "verify",   NULL};
 
@@ -299,6 +299,9 @@ static int parse_root(struct pctx *p, struct fy_node *root)
         return rc;
     v = map_get(root, "limits", &k);
     if ((rc = parse_limits(p, v, k)) < 0)
+        return rc;
+    v = map_get(root, "guards", &k);
+    if (k != NULL && (rc = parse_guards(p, v, k)) < 0)
         return rc;
     return check_target_limits(p, map_get(root, "target", &k));
 }
@@ -504,6 +507,7 @@ void experiment_free(struct experiment *exp)
     json_decref(exp->verify);
     json_decref(exp->verify_marks);
     json_decref(exp->promise);
+    free(exp->guards);
     free(exp->file);
     free(exp);
 }

@@ -210,6 +210,48 @@ struct exp_fault {
     int line, column; /* where the fault starts in the file (1-based) */
 };
 
+/* guards[].kind: what a guard probes. */
+enum exp_guard_kind {
+    EXP_GUARD_HTTP,       /* GET url: steady while the status is `expect` within `timeout` */
+    EXP_GUARD_PROMETHEUS, /* an instant query: steady while its value is within max / min */
+};
+
+#define EXP_GUARD_QUERY_MAX 1024 /* a guard's PromQL query */
+
+/*
+ * One stop condition (docs/experiment-file.md, "guards"): probed every
+ * `every`; `failures` consecutive failed probes trip it.
+ */
+struct exp_guard {
+    char name[EXP_NAME_MAX];
+    enum exp_guard_kind kind;
+    char url[EXP_URL_MAX];           /* http: the URL probed; prometheus: the server's base URL */
+    long expect;                     /* http: the status that means steady (default 200) */
+    int64_t timeout_ns;              /* one probe's bound (default 1 s) */
+    char query[EXP_GUARD_QUERY_MAX]; /* prometheus */
+    bool has_max, has_min;           /* prometheus: fail when value > max / < min */
+    double max, min;
+    int64_t every_ns;  /* default 1 s */
+    unsigned failures; /* consecutive failed probes that trip it (default 1) */
+    int line, column;  /* where the guard starts in the file */
+};
+
+/* workload.abort_when's class: the mix's reads, every other operation, or all. */
+enum exp_op_class { EXP_CLASS_READ, EXP_CLASS_WRITE, EXP_CLASS_ANY };
+
+/*
+ * workload.abort_when: {class, success_below, for}: the run trips (as a
+ * guard does) when the class's success ratio over the last `for` is below
+ * success_below.
+ */
+struct exp_abort_when {
+    bool enabled;
+    enum exp_op_class op_class;
+    double success_below; /* 0..1 */
+    int64_t for_ns;       /* the sliding window, whole seconds of at least 1 s */
+    int line, column;
+};
+
 struct experiment {
     char *file; /* path as given (or the name given to experiment_parse) */
     char name[EXP_NAME_MAX];
@@ -237,10 +279,15 @@ struct experiment {
      */
     struct exp_limits {
         bool set;
-        unsigned max_hosts; /* 0: no bound on the count */
+        unsigned max_hosts;  /* 0: no bound on the count */
         double max_fraction; /* of the topology's hosts; 0: no bound on the fraction */
         int line, column;    /* where limits: starts */
     } limits;
+    /* guards: stop conditions probed before the first fault and during the run (exp_guard.c) */
+    struct exp_guard *guards;
+    size_t n_guards;
+    /* workload.abort_when: the workload's own success ratio as a guard (exp_workload.c) */
+    struct exp_abort_when abort_when;
 };
 
 /*

@@ -336,6 +336,11 @@ int lab_start_agents(struct lab *lab, const struct experiment *exp, const char *
     size_t i;
     int r;
 
+    free(lab->agent_url);
+    if ((lab->agent_url = calloc(t->n_hosts ? t->n_hosts : 1, sizeof(*lab->agent_url))) == NULL)
+        return fl_errf(err, -ENOMEM, "out of memory");
+    for (i = 0; i < t->n_hosts; i++)
+        snprintf(lab->agent_url[i], sizeof(lab->agent_url[i]), "%s", t->hosts[i].agent);
     for (i = 0; i < t->n_hosts; i++) {
         const struct exp_host *h = &t->hosts[i];
         char *argv[20];
@@ -478,6 +483,7 @@ void lab_free(struct lab *lab)
     if (lab->orig_netns >= 0)
         close(lab->orig_netns);
     free(lab->host_ns);
+    free(lab->agent_url);
     free(lab->grp_ns);
     free(lab->grp_place);
     explicit_bzero(lab->token, sizeof(lab->token));

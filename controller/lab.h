@@ -52,6 +52,7 @@ struct lab {
     char ctl_ns[LAB_NS_MAX];
     char (*host_ns)[LAB_NS_MAX]; /* one per topology host, same order */
     size_t n_hosts;
+    char (*agent_url)[EXP_URL_MAX]; /* per host once its agent started (state file: halt --lab) */
     /* Client namespaces of the workload's placed groups, one per region or zone used. */
     char (*grp_ns)[LAB_NS_MAX];
     long (*grp_place)[2]; /* region index, zone index (-1: the region's own client scope) */

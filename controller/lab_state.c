@@ -80,6 +80,16 @@ int lab_state_write(const struct lab *lab)
     json_object_set_new(j, "detached", json_boolean(lab->detach));
     json_object_set_new(j, "created_wall_ns", json_integer(fl_wall_ns()));
     json_object_set_new(j, "namespaces", nss);
+    /* what `faultline halt --lab ID` needs: where the agents listen, from where, their token */
+    json_object_set_new(j, "ctl_ns", json_string(lab->ctl_ns));
+    json_object_set_new(j, "token_file", json_string(lab->token_file));
+    if (lab->agent_url) {
+        json_t *agents = json_array();
+
+        for (i = 0; agents && i < lab->n_hosts; i++)
+            json_array_append_new(agents, json_string(lab->agent_url[i]));
+        json_object_set_new(j, "agents", agents);
+    }
     json_object_set_new(j, "processes", procs);
     snprintf(tmp, sizeof(tmp), "%s.tmp", lab->state_file);
     errno = 0;

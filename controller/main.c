@@ -30,6 +30,7 @@ struct command {
 /* One line per subcommand; the order is the order of --help. */
 static const struct command commands[] = {
     {"run", cmd_run, "run experiments: lab or staging, workload, faults, verdicts"},
+    {"halt", cmd_halt, "emergency stop: agents revert every fault and refuse new ones"},
     {"lab", cmd_lab, "build an experiment's lab by hand (up), tear labs down (down), list them"},
     {"report", cmd_report, "redraw a run folder's report.html and print its summary"},
     {"compare", cmd_compare, "compare a new run with earlier ones; exit 1 on a regression"},

@@ -42,6 +42,7 @@ void outputs_faults_timeline(struct run *R)
         f.apply_done_ns = s->apply_done;
         f.heal_sent_ns = s->heal_sent;
         f.heal_done_ns = s->heal_done;
+        snprintf(f.healed_by, sizeof(f.healed_by), "%s", s->healed_by);
         /* A timeline with a fault missing would let the verifiers judge the wrong windows. */
         if (hist_faults_append(&R->hf, &f) < 0) {
             run_harness_fail(R, "out of memory recording the fault timeline");
@@ -132,6 +133,8 @@ static json_t *faults_json(struct run *R)
             fault_times(o, s);
         if (s->error[0])
             json_object_set_new(o, "error", json_string(s->error));
+        if (s->healed_by[0])
+            json_object_set_new(o, "healed_by", json_string(s->healed_by));
         json_array_append_new(a, o);
     }
     return a;

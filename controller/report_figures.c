@@ -60,6 +60,34 @@ static void recovery_figures(const json_t *v, char *m, size_t ml, char *b, size_
     }
 }
 
+/* guard: which guard tripped and when, or how many probes ran; each guard's bound. */
+static void guard_figures(const json_t *v, char *m, size_t ml, char *b, size_t bl)
+{
+    const json_t *meas = jget(v, "measured"), *x;
+    const char *tripped = jstr(meas, "tripped", NULL);
+    json_int_t probes = 0;
+    size_t i;
+
+    json_array_foreach(jget(meas, "guards"), i, x) probes += json_integer_value(jget(x, "probes"));
+    probes += json_integer_value(jget(jget(meas, "abort_when"), "samples"));
+    if (tripped && json_is_integer(jget(meas, "tripped_at_ms")))
+        snprintf(m, ml, "%s tripped at %.1f s", tripped,
+                 (double)json_integer_value(jget(meas, "tripped_at_ms")) / 1e3);
+    else if (tripped)
+        snprintf(m, ml, "%s not steady before the first fault", tripped);
+    else
+        snprintf(m, ml, "%" JSON_INTEGER_FORMAT " probes, none tripped", probes);
+    json_array_foreach(jget(jget(v, "bound"), "guards"), i, x)
+    {
+        cat(b, bl, "%s%s < %" JSON_INTEGER_FORMAT " failures", b[0] ? ", " : "",
+            jstr(x, "name", "?"), json_integer_value(jget(x, "failures")));
+    }
+    x = jget(jget(v, "bound"), "abort_when");
+    if (x)
+        cat(b, bl, "%s%s success >= %g", b[0] ? ", " : "", jstr(x, "class", "?"),
+            json_number_value(jget(x, "success_below")));
+}
+
 static void generic_figures(const json_t *v, char *m, size_t ml, char *b, size_t bl)
 {
     const char *name = jstr(v, "name", "");
@@ -153,6 +181,8 @@ void report_verifier_figures(const json_t *v, char *measured, size_t mlen, char 
     measured[0] = bound[0] = '\0';
     if (strcmp(name, "failover") == 0 || strcmp(name, "failback") == 0)
         recovery_figures(v, measured, mlen, bound, blen);
+    else if (strcmp(name, "guard") == 0)
+        guard_figures(v, measured, mlen, bound, blen);
     else
         generic_figures(v, measured, mlen, bound, blen);
     if (!measured[0])

@@ -40,6 +40,7 @@
 #include "faultline/http.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
+#include "guard.h"
 #include "report_html.h"
 #include "run_int.h"
 #include "verify_cfg.h"
@@ -80,6 +81,7 @@ static int phase_checks(struct run *R)
                         exp->target.kind_name);
     if (agents_init(&R->agents, &exp->topology, NULL) < 0)
         return run_fail(R, FL_EXIT_HARNESS, "out of memory");
+    R->agents.tls = &R->o->tls;
     return 0;
 }
 
@@ -225,6 +227,9 @@ static int phase_target(struct run *R)
         progress_phase("warmup");
         if (R->launcher->settle && R->launcher->settle(R->tstate, 15 * NS_S, &R->err) < 0)
             return run_fail(R, FL_EXIT_HARNESS, "target %s: %s", kind, R->err.msg);
+    } else if (staging_target_ready(R, 30 * NS_S, &R->err) < 0) {
+        /* Staging: the service runs already; it must answer before the load starts. */
+        return run_fail(R, FL_EXIT_HARNESS, "target %s: %s", kind, R->err.msg);
     }
     run_duration(R, "target_ready", fl_now_ns() - t);
     return 0;
@@ -244,7 +249,6 @@ static int workload_endpoints(struct run *R, struct wl_config *wc, struct fl_err
     const struct exp_workload *w = &R->exp->workload;
     const struct exp_topology *t = &R->exp->topology;
     const struct fl_target_endpoint *eps = NULL;
-    char url[FL_URL_MAX], a[64];
     size_t neps = 0, e, k, i;
     int r;
 
@@ -265,13 +269,9 @@ static int workload_endpoints(struct run *R, struct wl_config *wc, struct fl_err
             if (strcmp(eps[e].region, reg->name) == 0 &&
                 (r = wl_config_add_endpoint(wc, eps[e].region, eps[e].url, err)) < 0)
                 return r;
-        /* Without a launcher: every replica, in routing order (the first is the fixed one). */
-        for (i = reg->first_host; !R->launcher && i < reg->first_host + reg->n_hosts; i++) {
-            bringup_addr(&t->hosts[i].data, a, sizeof(a));
-            snprintf(url, sizeof(url), "http://%s:%d", a, R->target_port);
-            if ((r = wl_config_add_endpoint(wc, reg->name, url, err)) < 0)
-                return r;
-        }
+        /* Staging: from the hosts' data addresses (staging.c). */
+        if (!R->launcher && (r = staging_endpoints(R, wc, ri, err)) < 0)
+            return r;
     }
     wc->fixed_endpoint = 0;
     return wl_config_check(wc, err);
@@ -362,6 +362,7 @@ static void workload_groups_close(struct wl_config *wc)
 static void on_progress(const struct wl_stats *s, void *arg)
 {
     progress_stats(s, run_active_faults(arg));
+    guards_observe(arg, s); /* workload.abort_when samples the class counters */
 }
 
 /* The workload in this thread, the fault schedule in the scheduler's. */
@@ -380,8 +381,12 @@ static int phase_workload(struct run *R)
     R->last_health = t;
     if (sched_start(R) < 0)
         return run_fail(R, FL_EXIT_HARNESS, "cannot start the fault scheduler");
+    /* From this thread, inside the control namespace: the guard thread probes from there. */
+    if (guards_start(R) < 0)
+        run_harness_fail(R, "cannot start the guard thread");
     r = wl_run(&R->wc, R->drv, &R->hist, &R->ws, &run_stop, on_progress, R, &R->err);
     workload_groups_close(&R->wc);
+    guards_stop(R);
     sched_stop(R);
     R->workload_ran = true;
     run_duration(R, "workload", fl_now_ns() - t);
@@ -494,6 +499,8 @@ static int phase_verify(struct run *R)
     progress_phase("verify");
     if (vfy_run_all(&R->hist, &R->hf, &R->vcfg, &R->vres, &R->err) < 0)
         return run_fail(R, FL_EXIT_HARNESS, "verifiers: %s", R->err.msg);
+    if (guards_result_append(R) < 0) /* the guards' own result, after the verifiers' */
+        return run_fail(R, FL_EXIT_HARNESS, "guards: out of memory");
     run_duration(R, "verify", fl_now_ns() - t);
     R->verified = true;
     R->code = vfy_results_pass(&R->vres) ? FL_EXIT_OK : FL_EXIT_VERIFY;
@@ -532,9 +539,12 @@ static void lab_teardown(struct run *R)
 static int phase_teardown(struct run *R)
 {
     sched_stop(R);
-    if (R->agents.url && (R->lab || R->agents.token))
+    /* Staging hosts may each have their own token_file and no --token-file. */
+    if (R->agents.url && (R->lab || R->agents.token || R->agents.tokens))
         sched_heal_everything(R);
     outputs_faults_timeline(R);
+    if (R->agents.url && (R->lab || R->agents.token || R->agents.tokens) && !R->o->dry_run)
+        outputs_audit(R);
     bringup_target_stop(R);
     if (R->lab)
         lab_teardown(R);
@@ -568,6 +578,7 @@ static const struct phase {
     {"agents", phase_agents, false},
     {"target", phase_target, false},
     {"warmup", phase_warmup, false},
+    {"guards", guards_phase, false}, /* steady state before the first fault (guard.c) */
     {"workload", phase_workload, false},
     {"heal", phase_heal, false},
     {"settle", phase_settle, false},
@@ -575,6 +586,13 @@ static const struct phase {
     {"verify", phase_verify, false},
     {"teardown", phase_teardown, true},
     {"outputs", phase_outputs, true},
+};
+
+/* --dry-run: the same bring-up, the plan instead of the workload, the same teardown. */
+static const struct phase dry_phases[] = {
+    {"checks", phase_checks, false}, {"lab", phase_lab, false}, {"agents", phase_agents, false},
+    {"target", phase_target, false}, {"plan", dry_plan, false}, {"teardown", phase_teardown, true},
+    {"outputs", dry_outputs, true},
 };
 
 /* ---- one experiment -------------------------------------------------------- */
@@ -587,6 +605,7 @@ static int run_init(struct run *R, const struct experiment *exp, const struct ru
     R->exp = exp;
     R->o = o;
     R->t_start = fl_now_ns();
+    R->t_start_wall = fl_wall_ns();
     pthread_mutex_init(&R->mu, NULL);
     R->durations = json_object();
     snprintf(R->out, sizeof(R->out), "%s", o->out);
@@ -610,6 +629,7 @@ static int run_init(struct run *R, const struct experiment *exp, const struct ru
 
 static void run_free(struct run *R)
 {
+    guards_free(R);
     vfy_results_free(&R->vres);
     free(R->conflicts);
     hist_free(&R->hist);
@@ -620,6 +640,7 @@ static void run_free(struct run *R)
     json_decref(R->durations);
     json_decref(R->tstatus);
     json_decref(R->report);
+    json_decref(R->plan);
     if (R->lab && !R->o->keep_lab)
         lab_free(R->lab);
     pthread_mutex_destroy(&R->mu);
@@ -629,16 +650,18 @@ static void run_free(struct run *R)
 int run_experiment(const struct experiment *exp, const struct run_opts *o, json_t **report_out)
 {
     struct run *R = calloc(1, sizeof(*R));
+    const struct phase *table = o->dry_run ? dry_phases : phases;
+    size_t i, n = o->dry_run ? sizeof(dry_phases) / sizeof(dry_phases[0])
+                             : sizeof(phases) / sizeof(phases[0]);
     bool stopped = false;
-    size_t i;
     int code;
 
     if (R == NULL)
         return FL_EXIT_HARNESS;
     code = run_init(R, exp, o);
-    for (i = 0; code == FL_EXIT_OK && i < sizeof(phases) / sizeof(phases[0]); i++)
-        if (phases[i].always || !stopped)
-            stopped |= phases[i].run(R) != 0;
+    for (i = 0; code == FL_EXIT_OK && i < n; i++)
+        if (table[i].always || !stopped)
+            stopped |= table[i].run(R) != 0;
     if (code == FL_EXIT_OK) {
         code = R->code;
         *report_out = R->report;
@@ -663,7 +686,8 @@ const char run_exit_codes[] =
 static void run_usage(FILE *out)
 {
     fprintf(out,
-            "usage: faultline run [--out DIR] [--token-file FILE] [--keep-lab] [-q] FILE...\n"
+            "usage: faultline run [--out DIR] [--token-file FILE] [--ca FILE]\n"
+            "                     [--cert FILE --key FILE] [--keep-lab] [-q] FILE...\n"
             "\n"
             "Run experiments, one after another. For each: build the lab on this machine\n"
             "(a sealed network namespace per host, a router between zones and regions, a\n"
@@ -680,8 +704,21 @@ static void run_usage(FILE *out)
             "  -o, --out DIR         output directory (default ./runs/<name>-<timestamp>;\n"
             "                        with several files, one subfolder per experiment)\n"
             "  -t, --token-file FILE staging: the agents' bearer token\n"
+            "      --ca FILE         staging: trust this CA (PEM) for https:// agents, and\n"
+            "                        only it (default: the system's CA store)\n"
+            "      --cert FILE, --key FILE  staging: the client certificate (PEM) and its key\n"
+            "                        for agents that ask for one\n"
             "  -k, --keep-lab        leave the lab up at the end (faults are still reverted;\n"
             "                        'faultline lab down ID' removes it)\n"
+            "  -n, --dry-run         everything but the faults and the workload: build the\n"
+            "                        lab or reach every staging agent, check health, token\n"
+            "                        and kernel capabilities against every fault, print\n"
+            "                        which hosts each fault touches and which agents get\n"
+            "                        its rules (also DIR/plan.json), evaluate the guards\n"
+            "                        once, tear down. Nothing is applied. Exit 0: the real\n"
+            "                        run could start; 1: a guard fails; 2: bad file; 3: an\n"
+            "                        agent is unreachable, refuses the token, is halted or\n"
+            "                        lacks a capability\n"
             "  -q, --quiet           no progress output (the summary line stays)\n"
             "  -v, --verbose         the summary also prints how each verifier measured\n"
             "  -h, --help            show this help\n"
@@ -702,7 +739,9 @@ static void run_usage(FILE *out)
             "examples:\n"
             "  sudo faultline run experiments/key-vault-region-outage.yaml\n"
             "  sudo faultline run --out /tmp/nightly experiments/*.yaml\n"
-            "  faultline run --token-file /etc/faultline/agent.token staging/redis.yaml\n"
+            "  faultline run --token-file /etc/faultline/agent.token \\\n"
+            "      --ca /etc/faultline/ca.pem staging/redis.yaml\n"
+            "  sudo faultline run --dry-run experiments/key-vault-region-outage.yaml\n"
             "\n"
             "%s",
             run_exit_codes);
@@ -723,12 +762,17 @@ static int run_args(int argc, char **argv, struct run_opts *ro, const char **out
     static const struct option opts[] = {
         {"out", required_argument, NULL, 'o'},
         {"token-file", required_argument, NULL, 't'},
+        {"ca", required_argument, NULL, 'A'},
+        {"cert", required_argument, NULL, 'C'},
+        {"key", required_argument, NULL, 'K'},
         {"keep-lab", no_argument, NULL, 'k'},
+        {"dry-run", no_argument, NULL, 'n'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct fl_err err = {0};
     int c;
 
     memset(ro, 0, sizeof(*ro));
@@ -736,13 +780,21 @@ static int run_args(int argc, char **argv, struct run_opts *ro, const char **out
     ro->settle_ns = 20 * NS_S;
     ro->ttl_ms = 9000;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:t:kqvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:t:knqvh", opts, NULL)) != -1) {
         if (c == 'o')
             *out = optarg;
         else if (c == 't')
             ro->token_file = optarg;
+        else if (c == 'A')
+            ro->tls.ca = optarg;
+        else if (c == 'C')
+            ro->tls.cert = optarg;
+        else if (c == 'K')
+            ro->tls.key = optarg;
         else if (c == 'k')
             ro->keep_lab = true;
+        else if (c == 'n')
+            ro->dry_run = true;
         else if (c == 'q')
             ro->quiet = true;
         else if (c == 'v')
@@ -755,6 +807,10 @@ static int run_args(int argc, char **argv, struct run_opts *ro, const char **out
     if (argc - optind <= 0) {
         fprintf(stderr, "faultline run: no experiment file given\n\n");
         run_usage(stderr);
+        return FL_EXIT_USAGE;
+    }
+    if (agent_tls_check(&ro->tls, &err) < 0) {
+        fprintf(stderr, "faultline run: %s\n", err.msg);
         return FL_EXIT_USAGE;
     }
     return FL_EXIT_OK;
@@ -832,11 +888,13 @@ static int run_all(struct experiment **exps, json_t **reports, int n, const char
         ro->out = dir;
         code = worst(code, run_experiment(exps[i], ro, &reports[i]));
     }
-    if (outputs_junit(base, reports, (size_t)n, &err) < 0) {
+    if (ro->dry_run) {
+        /* a plan per experiment, no verdicts: no junit.xml, no index */
+    } else if (outputs_junit(base, reports, (size_t)n, &err) < 0) {
         fprintf(stderr, "faultline run: %s\n", err.msg);
         code = FL_EXIT_HARNESS;
     }
-    if (n > 1 && report_index_write(base, reports, NULL, (size_t)n, &err) < 0)
+    if (!ro->dry_run && n > 1 && report_index_write(base, reports, NULL, (size_t)n, &err) < 0)
         log_warnx("%s (the reports stand)", err.msg);
     if (atomic_load(&run_signals) > 0)
         code = FL_EXIT_HARNESS;

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "agent_tls.h"
 #include "experiment.h"
 #include "faultline/err.h"
 #include "faultline/workload.h"
@@ -27,6 +28,7 @@
 struct run_opts {
     const char *out;        /* output directory of this experiment */
     const char *token_file; /* staging: the agents' bearer token */
+    struct agent_tls tls;   /* staging: --ca (else the system store), --cert/--key */
     const char *agent_bin;  /* faultline-agent (lab) */
     const char *target_bin; /* faultline-refstore (lab) */
     int64_t warmup_ns;      /* after the target is up, before the workload (default 1 s) */
@@ -35,6 +37,7 @@ struct run_opts {
     bool keep_lab;          /* debugging: leave the lab up at the end (reverts faults anyway) */
     bool quiet;             /* no progress output */
     bool verbose;           /* the summary also prints each verifier's method paragraph */
+    bool dry_run;           /* everything but the faults and the workload (dry_run.c) */
 };
 
 /*

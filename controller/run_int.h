@@ -32,6 +32,7 @@
 #include "faultline/target.h"
 #include "faultline/verify.h"
 #include "faultline/workload.h"
+#include "agent_tls.h"
 #include "lab.h"
 #include "run.h"
 
@@ -55,6 +56,7 @@ struct agents {
     size_t n;
     const char *token; /* every host's token, unless tokens[i] */
     char **tokens;     /* per host or NULL: its own token (owned, wiped at free), NULL: token */
+    const struct agent_tls *tls; /* --ca, --cert, --key (agent_tls.h; borrowed), or NULL */
 };
 
 struct agent_reply {
@@ -62,6 +64,7 @@ struct agent_reply {
     long status;   /* HTTP status; 0: no answer */
     json_t *body;  /* the parsed answer, or NULL */
     bool ok;       /* status is one of the call's accepted ones */
+    int curl_code; /* CURLcode of the transfer (0: it completed) */
     char why[512]; /* !ok: the agent's {"error"} or curl's message */
 };
 
@@ -78,6 +81,7 @@ struct agent_call {
     json_t *const *bodies;
     long timeout_ms;
     const long *accept; /* statuses that count as ok, 0-terminated; NULL: 200 */
+    bool raw;           /* the answer is text (metrics, JSONL): body is a JSON string of it */
     /* results */
     struct agent_reply *r; /* n replies, in the order of hosts */
     size_t failed;         /* how many are not ok */
@@ -111,6 +115,7 @@ struct fstate {
     int64_t apply_sent, apply_done, heal_sent, heal_done, last_renew;
     json_t *agents; /* per agent: {host, status, apply_start_ns, apply_end_ns, error} */
     char error[256];
+    char healed_by[96]; /* "guard <name>" when a guard healed it early; "" otherwise */
 };
 
 /*
@@ -177,8 +182,14 @@ struct run {
     char reason[FL_ERR_MAX]; /* why, when code is an error */
     char started[64];        /* wall clock at the start, ISO 8601 */
     int64_t t_start;
-    int64_t t_agents; /* when the agents were started (agents_ready duration) */
-    json_t *report;   /* report.json, once written */
+    int64_t t_start_wall; /* the same moment on the wall clock (ns): the agents' audit since */
+    int64_t t_agents;     /* when the agents were started (agents_ready duration) */
+    json_t *report;       /* report.json, once written */
+    json_t *plan;         /* --dry-run: plan.json (dry_run.c) */
+    /* guards (guard.c): their state, the trip flag the scheduler heals on, when it healed */
+    struct guards *guards;
+    atomic_int guard_trip;
+    int64_t guard_healed_at;
 };
 
 /* ---- run_state.c: shared by every file above ---------------------------- */
@@ -193,6 +204,18 @@ int run_fail(struct run *R, int code, const char *fmt, ...) __attribute__((forma
 void run_duration(struct run *R, const char *key, int64_t ns);
 /* How many faults are applied now. */
 int run_active_faults(struct run *R);
+
+/* ---- audit_copy.c: each agent's audit entries of the run, into the run folder ---- */
+
+/* GET /v1/audit?since=<run start> of every live agent -> out/audit-<host>.jsonl (best effort). */
+void outputs_audit(struct run *R);
+
+/* ---- dry_run.c: the phases of --dry-run that a real run does not have ---- */
+
+/* The plan instead of the workload: every fault resolved, printed; applies counted. */
+int dry_plan(struct run *R);
+/* plan.json and the dry run's last line. */
+int dry_outputs(struct run *R);
 
 /* ---- bringup.c: the phases `run` and `lab up` share ---------------------- */
 
@@ -212,6 +235,17 @@ void bringup_target_stop(struct run *R);
 int bringup_target_port(const struct experiment *exp);
 /* The address of c without its prefix length. */
 void bringup_addr(const struct fl_cidr *c, char *buf, size_t len);
+
+/* ---- staging.c: the service already runs on the listed hosts -------------- */
+
+/*
+ * Add region ri's endpoints for the target's kind from the hosts' data
+ * addresses (refstore, http: one per host; redis-sentinel: the sentinel
+ * list, the region's first; etcd: the region's members). 0 or -errno.
+ */
+int staging_endpoints(struct run *R, struct wl_config *wc, size_t ri, struct fl_err *err);
+/* Wait (bounded) until the service answers a read through every endpoint. 0 or -ETIMEDOUT. */
+int staging_target_ready(struct run *R, int64_t timeout_ns, struct fl_err *err);
 
 /* ---- scheduler.c ---------------------------------------------------------- */
 

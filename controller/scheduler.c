@@ -17,6 +17,7 @@
 #include "faultline/file.h"
 #include "faultline/log.h"
 #include "faultline/timeutil.h"
+#include "guard.h"
 #include "run_int.h"
 
 /* Messages are cut at their buffer's size on purpose (one error line, first error wins). */
@@ -159,6 +160,23 @@ static void capture_stop(struct run *R, struct fstate *s)
     agent_call_free(&c);
 }
 
+/*
+ * A 409 from an agent: it was halted (faultline halt, POST /v1/halt) and
+ * refuses faults. The run is aborted, not failed: true when c had one.
+ */
+static bool halted_reply(struct run *R, const struct agent_call *c, const char *what)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++)
+        if (c->r[i].status == 409) {
+            run_harness_fail(R, "aborted: the agent of %s is halted and refuses %s (%s)",
+                             R->exp->topology.hosts[c->r[i].host].name, what, c->r[i].why);
+            return true;
+        }
+    return false;
+}
+
 /* POST the fault to every affected agent at once; record the interval. */
 static void fault_apply(struct run *R, struct fstate *s)
 {
@@ -191,7 +209,7 @@ static void fault_apply(struct run *R, struct fstate *s)
         snprintf(s->error, sizeof(s->error), "%s: %s",
                  R->exp->topology.hosts[c.r[c.first_failed].host].name, c.r[c.first_failed].why);
     progress_faults(run_active_faults(R));
-    if (c.failed)
+    if (c.failed && !halted_reply(R, &c, s->f->id))
         run_harness_fail(R, "fault %s (%s) could not be applied on %zu of %zu hosts: %s", s->f->id,
                          experiment_fault_kind_name(s->f->kind), c.failed, s->nh, s->error);
     else
@@ -305,22 +323,52 @@ static void fault_renew(struct run *R, struct fstate *s)
     if (agents_call(&R->agents, &c) < 0)
         return;
     s->last_renew = fl_now_ns();
-    if (c.failed)
+    if (c.failed && !halted_reply(R, &c, s->f->id))
         call_failed(R, &c, s->f->id);
     agent_call_free(&c);
 }
 
-/* Every agent answers /v1/health. */
+/* Every agent answers /v1/health, none halted (it would refuse the next renewal). */
 static void health_check(struct run *R)
 {
     struct agent_call c = {
         .method = "GET", .path = "/v1/health", .n = R->agents.n, .timeout_ms = 2000};
+    size_t i;
 
     if (agents_call(&R->agents, &c) < 0)
         return;
     if (c.failed)
         call_failed(R, &c, NULL);
+    for (i = 0; !c.failed && i < c.n; i++)
+        if (json_is_true(json_object_get(c.r[i].body, "halted"))) {
+            run_harness_fail(R,
+                             "aborted: the agent of %s was halted (faultline halt) and "
+                             "reverted its faults",
+                             R->exp->topology.hosts[c.r[i].host].name);
+            break;
+        }
     agent_call_free(&c);
+}
+
+/*
+ * A guard tripped (guard.c): heal every active fault now, marked as healed
+ * by the guard, and apply nothing more; after a drain, stop the workload.
+ */
+static void guard_heal(struct run *R, int64_t now)
+{
+    size_t i;
+
+    if (R->guard_healed_at == 0) {
+        for (i = 0; i < R->nfs && !run_stopping(R); i++)
+            if (R->fs[i].state == FS_ACTIVE) {
+                snprintf(R->fs[i].healed_by, sizeof(R->fs[i].healed_by), "guard %s",
+                         guards_tripped_name(R));
+                fault_heal(R, &R->fs[i]);
+            }
+        R->guard_healed_at = fl_now_ns();
+    } else if (now - R->guard_healed_at >= GUARD_DRAIN_NS) {
+        atomic_store(&run_stop, 1);
+    }
 }
 
 static void *sched_main(void *arg)
@@ -331,7 +379,9 @@ static void *sched_main(void *arg)
 
     while (!atomic_load(&R->sched_quit) && !run_stopping(R)) {
         now = fl_now_ns();
-        for (i = 0; i < R->nfs && !run_stopping(R); i++) {
+        if (atomic_load(&R->guard_trip))
+            guard_heal(R, now);
+        for (i = 0; i < R->nfs && !run_stopping(R) && !atomic_load(&R->guard_trip); i++) {
             struct fstate *s = &R->fs[i];
 
             if (s->state == FS_PENDING && now >= R->t0 + s->f->at_ns)

@@ -125,6 +125,7 @@ struct client {
     int64_t moved_at_ns;
     /* results, written by the client, read by the progress loop */
     uint64_t scheduled, issued, missed, late, ok, fail, info, moves;
+    uint64_t by_class[WL_CLASSES][3]; /* ok, fail, info per class */
     int64_t max_lag_ns;
     int err; /* first recording error (-ENOMEM) */
     /* op name indexes in h, by mix entry */
@@ -471,13 +472,14 @@ static void remember(struct client *cl, uint32_t key, const struct fl_op_req *re
     }
 }
 
-static void count(struct client *cl, const struct fl_op_result *r)
+static void count(struct client *cl, const struct fl_op_req *req, const struct fl_op_result *r)
 {
-    uint64_t *ctr = r->outcome == HIST_OK     ? &cl->ok
-                    : r->outcome == HIST_FAIL ? &cl->fail
-                                              : &cl->info;
+    unsigned o = r->outcome == HIST_OK ? 0 : r->outcome == HIST_FAIL ? 1 : 2;
+    uint64_t *ctr = o == 0 ? &cl->ok : o == 1 ? &cl->fail : &cl->info;
+    uint64_t *cc = &cl->by_class[req->kind == FL_OP_READ ? WL_CLASS_READ : WL_CLASS_WRITE][o];
 
     __atomic_store_n(ctr, *ctr + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(cc, *cc + 1, __ATOMIC_RELAXED);
     __atomic_store_n(&cl->issued, cl->issued + 1, __ATOMIC_RELAXED);
 }
 
@@ -514,7 +516,7 @@ static void one_op(struct client *cl, int64_t now)
         snprintf(res.region, sizeof(res.region), "%s", c->endpoints[ep].region);
     record(cl, cl->op_idx[m], &req, false, t0, t1, &res);
     remember(cl, kn, &req, &res);
-    count(cl, &res);
+    count(cl, &req, &res);
     route_result(cl, probe, &res, t1);
 }
 
@@ -569,7 +571,7 @@ static void *client_main(void *arg)
 
 static void sum_stats(struct client *cls, unsigned n, int64_t elapsed, struct wl_stats *s)
 {
-    unsigned i;
+    unsigned i, k;
 
     memset(s, 0, sizeof(*s));
     for (i = 0; i < n; i++) {
@@ -583,6 +585,11 @@ static void sum_stats(struct client *cls, unsigned n, int64_t elapsed, struct wl
         s->missed += __atomic_load_n(&cl->missed, __ATOMIC_RELAXED);
         s->late += __atomic_load_n(&cl->late, __ATOMIC_RELAXED);
         s->region_moves += __atomic_load_n(&cl->moves, __ATOMIC_RELAXED);
+        for (k = 0; k < WL_CLASSES; k++) {
+            s->class_ok[k] += __atomic_load_n(&cl->by_class[k][0], __ATOMIC_RELAXED);
+            s->class_fail[k] += __atomic_load_n(&cl->by_class[k][1], __ATOMIC_RELAXED);
+            s->class_info[k] += __atomic_load_n(&cl->by_class[k][2], __ATOMIC_RELAXED);
+        }
         if (cl->max_lag_ns > s->max_lag_ns)
             s->max_lag_ns = cl->max_lag_ns;
     }

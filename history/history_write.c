@@ -169,6 +169,10 @@ int hist_faults_write_jsonl(FILE *f, const struct hist_faults *fs)
         if (x->heal_sent_ns != 0)
             fprintf(f, ",\"heal_sent_ns\":%" PRId64 ",\"heal_done_ns\":%" PRId64, x->heal_sent_ns,
                     x->heal_done_ns);
+        if (x->healed_by[0]) {
+            fputs(",\"healed_by\":", f);
+            put_jstr(f, x->healed_by);
+        }
         fputs("}\n", f);
     }
     fflush(f);

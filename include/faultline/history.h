@@ -104,6 +104,7 @@ struct hist_fault {
     char scope[128];
     int64_t apply_sent_ns, apply_done_ns; /* the fault took effect within [sent, done] */
     int64_t heal_sent_ns, heal_done_ns;   /* 0 if never healed */
+    char healed_by[96]; /* who healed it early ("guard <name>"); "" when on schedule */
 };
 
 struct hist_faults {

@@ -98,6 +98,9 @@ struct wl_config {
     size_t ngroups;
 };
 
+/* Operation classes of the per-class counters: the mix's reads, and every other kind. */
+enum wl_class { WL_CLASS_READ, WL_CLASS_WRITE, WL_CLASSES };
+
 struct wl_stats {
     double offered_rate;  /* scheduled slots per second of the run */
     double achieved_rate; /* operations completed per second of the run */
@@ -109,6 +112,8 @@ struct wl_stats {
     uint64_t region_moves; /* routing changes (moving on and moving back) */
     int64_t max_lag_ns;    /* worst slot-to-issue lag */
     int64_t elapsed_ns;
+    /* ok, fail, info per class (enum wl_class): what workload.abort_when samples */
+    uint64_t class_ok[WL_CLASSES], class_fail[WL_CLASSES], class_info[WL_CLASSES];
 };
 
 /* Progress callback, called about once a second from wl_run's own thread. */
