@@ -141,6 +141,38 @@ bool e2e_lab_left(const char *id, char *what, size_t len)
     return left;
 }
 
+bool e2e_log_wait(const char *log, const char *re, int timeout_ms)
+{
+    int i;
+
+    for (i = 0; i < timeout_ms / 50; i++) {
+        char *hit = tu_sh_out("grep -cE '%s' '%s'", re, log);
+        bool ok = hit && atoi(hit) > 0;
+
+        free(hit);
+        if (ok)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+char *e2e_log_lab_id(const char *log)
+{
+    return tu_sh_out("sed -n 's/.* lab \\([0-9a-f]\\{6\\}\\) up in .*/\\1/p' '%s' | head -1 | "
+                     "tr -d '\\n'",
+                     log);
+}
+
+bool e2e_lab_present(const char *id)
+{
+    char *n = tu_sh_out("ip netns list | grep -c '^fl-%s-'", id);
+    bool present = n && atoi(n) > 0;
+
+    free(n);
+    return present;
+}
+
 json_t *e2e_json_load(const char *path)
 {
     json_error_t je;

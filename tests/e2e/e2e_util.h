@@ -34,16 +34,22 @@ char *e2e_root_snapshot(void);
 /* Namespaces named fl-<id>-* still present, or a state file for id (false: all gone). */
 bool e2e_lab_left(const char *id, char *what, size_t len);
 
+/* Wait until log holds a line matching the extended regex re (bounded). */
+bool e2e_log_wait(const char *log, const char *re, int timeout_ms);
+/* The id of the lab a run's log announces (malloc'd, "" when none yet). */
+char *e2e_log_lab_id(const char *log);
+/* Are namespaces fl-<id>-* present? */
+bool e2e_lab_present(const char *id);
+
 /* Load a JSON file (NULL on error, message printed). */
 json_t *e2e_json_load(const char *path);
 /* Is the file well-formed XML (balanced elements, quoted attributes, valid entities)? */
 bool e2e_xml_well_formed(const char *path, char *why, size_t len);
 /*
  * Check the outputs of a finished run in dir: report.json parses and has the
- * keys docs/internals/run.md lists under "Outputs", junit.xml (in junit_dir) is well-formed and holds a
- * testsuite for the experiment, history.jsonl and faults.jsonl parse with
- * the history readers. Fails the current test on any problem. Returns the
- * report (caller decrefs).
+ * keys docs/internals/run.md lists under "Outputs", junit.xml (in junit_dir) is well-formed and
+ * holds a testsuite for the experiment, history.jsonl and faults.jsonl parse with the history
+ * readers. Fails the current test on any problem. Returns the report (caller decrefs).
  */
 json_t *e2e_check_outputs(const char *dir, const char *junit_dir);
 

@@ -45,40 +45,6 @@ static pid_t start_run(const char *dir, const char *log)
     return e2e_start(log, args);
 }
 
-/* Wait until log holds a line matching the extended regex re (bounded). */
-static __attribute__((unused)) bool wait_for(const char *log, const char *re, int timeout_ms)
-{
-    int i;
-
-    for (i = 0; i < timeout_ms / 50; i++) {
-        char *hit = tu_sh_out("grep -cE '%s' '%s'", re, log);
-        bool ok = hit && atoi(hit) > 0;
-
-        free(hit);
-        if (ok)
-            return true;
-        usleep(50000);
-    }
-    return false;
-}
-
-/* The id of the lab a run's log announces (malloc'd, "" when none yet). */
-static __attribute__((unused)) char *lab_id(const char *log)
-{
-    return tu_sh_out("sed -n 's/.* lab \\([0-9a-f]\\{6\\}\\) up in .*/\\1/p' '%s' | head -1 | "
-                     "tr -d '\\n'",
-                     log);
-}
-
-static __attribute__((unused)) bool lab_present(const char *id)
-{
-    char *n = tu_sh_out("ip netns list | grep -c '^fl-%s-'", id);
-    bool present = n && atoi(n) > 0;
-
-    free(n);
-    return present;
-}
-
 #if E2E_GROUP == 1
 /* A signal mask line ("SigBlk:", "SigCgt:") of /proc/<pid>[/task/<tid>]/status. */
 static unsigned long long proc_sigmask(const char *status_path, const char *field)
@@ -106,7 +72,7 @@ static void run_should_take_signals_in_a_thread_not_a_handler(void **state)
     pid = start_run(dir, log);
     assert_true(pid > 0);
     /* While the workload runs: its clients and the scheduler are threads too. */
-    if (!wait_for(log, "fault f1 isolate.*applied", 20000)) {
+    if (!e2e_log_wait(log, "fault f1 isolate.*applied", 20000)) {
         e2e_print_log(log);
         kill(pid, SIGKILL);
         fail_msg("the fault was never applied");
@@ -135,7 +101,7 @@ static void run_should_take_signals_in_a_thread_not_a_handler(void **state)
     assert_int_equal(nwaiters, 1); /* exactly one thread takes the signals */
     assert_true(nthreads >= 3);    /* main, the scheduler, the clients */
     /* The lab's processes (agents, replicas) must not inherit the mask: SIGTERM stops them. */
-    id = lab_id(log);
+    id = e2e_log_lab_id(log);
     assert_true(id && strlen(id) == 6);
     pids = tu_sh_out("for ns in $(ip netns list | awk '/^fl-%s-/ {print $1}'); do "
                      "ip netns pids $ns; done",
@@ -160,7 +126,7 @@ static void run_should_take_signals_in_a_thread_not_a_handler(void **state)
     if (rc != 3)
         e2e_print_log(log);
     assert_int_equal(rc, 3);
-    assert_false(lab_present(id));
+    assert_false(e2e_lab_present(id));
     tu_sh("rm -rf '%s' '%s'", dir, log);
     free(id);
     free(dir);
@@ -187,15 +153,15 @@ static void lab_down_stale_should_remove_exactly_the_labs_of_dead_runs(void **st
     /* Run A, killed with SIGKILL once its lab is up: nothing tears it down. */
     pa = start_run(da, la);
     assert_true(pa > 0);
-    if (!wait_for(la, " lab [0-9a-f]{6} up in ", 20000)) {
+    if (!e2e_log_wait(la, " lab [0-9a-f]{6} up in ", 20000)) {
         e2e_print_log(la);
         kill(pa, SIGKILL);
         fail_msg("run A never built its lab");
     }
-    a = lab_id(la);
+    a = e2e_log_lab_id(la);
     assert_int_equal(kill(pa, SIGKILL), 0);
     assert_int_equal(e2e_wait(pa, 10000), -1);
-    assert_true(lab_present(a));
+    assert_true(e2e_lab_present(a));
     /* A detached lab (`lab up`): its controller exits on purpose; it is not stale. */
     assert_int_equal(e2e_run(lc, 60000, up), 0);
     c = tu_sh_out("sed -n 's/^lab \\([0-9a-f]\\{6\\}\\) up in .*/\\1/p' '%s' | tr -d '\\n'", lc);
@@ -203,12 +169,12 @@ static void lab_down_stale_should_remove_exactly_the_labs_of_dead_runs(void **st
     /* Run B, alive: it reports A's lab as stale before building its own. */
     pb = start_run(db, lb);
     assert_true(pb > 0);
-    if (!wait_for(lb, " lab [0-9a-f]{6} up in ", 20000)) {
+    if (!e2e_log_wait(lb, " lab [0-9a-f]{6} up in ", 20000)) {
         e2e_print_log(lb);
         kill(pb, SIGKILL);
         fail_msg("run B never built its lab");
     }
-    b = lab_id(lb);
+    b = e2e_log_lab_id(lb);
     out = tu_sh_out("grep -c 'lab %s is stale: its controller (pid %d) is gone' '%s'", a, (int)pa,
                     lb);
     if (!out || atoi(out) != 1) {
@@ -231,17 +197,17 @@ static void lab_down_stale_should_remove_exactly_the_labs_of_dead_runs(void **st
                     a, (int)pa, lc, b, c, lc);
     assert_string_equal(out, "1\n0\n");
     free(out);
-    assert_false(lab_present(a));
-    assert_true(lab_present(b));
-    assert_true(lab_present(c));
+    assert_false(e2e_lab_present(a));
+    assert_true(e2e_lab_present(b));
+    assert_true(e2e_lab_present(c));
     /* B goes on and tears its own lab down (verifiers may judge either way under load). */
     rc = e2e_wait(pb, 60000);
     if (rc != 0 && rc != 1)
         e2e_print_log(lb);
     assert_true(rc == 0 || rc == 1);
-    assert_false(lab_present(b));
+    assert_false(e2e_lab_present(b));
     tu_sh("'%s' lab down %s >/dev/null 2>&1", e2e_bin(), c);
-    assert_false(lab_present(c));
+    assert_false(e2e_lab_present(c));
     tu_sh("rm -rf '%s' '%s' '%s' '%s' '%s'", da, db, la, lb, lc);
     free(a);
     free(b);

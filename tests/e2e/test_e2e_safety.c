@@ -41,40 +41,6 @@
 #define SHORT "tests/e2e/experiments/short-isolate.yaml"
 #define HIDE  "FAULTLINE_TEST_HIDE_CAPS"
 
-/* Wait until log holds a line matching the extended regex re (bounded). */
-static __attribute__((unused)) bool wait_for(const char *log, const char *re, int timeout_ms)
-{
-    int i;
-
-    for (i = 0; i < timeout_ms / 50; i++) {
-        char *hit = tu_sh_out("grep -cE '%s' '%s'", re, log);
-        bool ok = hit && atoi(hit) > 0;
-
-        free(hit);
-        if (ok)
-            return true;
-        usleep(50000);
-    }
-    return false;
-}
-
-/* The id of the lab a run's log announces (malloc'd, "" when none yet). */
-static __attribute__((unused)) char *lab_id(const char *log)
-{
-    return tu_sh_out("sed -n 's/.* lab \\([0-9a-f]\\{6\\}\\) up in .*/\\1/p' '%s' | head -1 | "
-                     "tr -d '\\n'",
-                     log);
-}
-
-static __attribute__((unused)) bool lab_present(const char *id)
-{
-    char *n = tu_sh_out("ip netns list | grep -c '^fl-%s-'", id);
-    bool present = n && atoi(n) > 0;
-
-    free(n);
-    return present;
-}
-
 /* faultline with args; its exit code; stdout+stderr in log. */
 static __attribute__((unused)) int run_args(const char *log, int timeout_ms,
                                             const char *const *args)
@@ -161,9 +127,9 @@ static void dry_run_should_plan_everything_and_apply_nothing(void **state)
     assert_int_not_equal(access(file, F_OK), 0);
     snprintf(file, sizeof(file), "%s/history.jsonl", out);
     assert_int_not_equal(access(file, F_OK), 0);
-    id = lab_id(log);
+    id = e2e_log_lab_id(log);
     assert_true(id && strlen(id) == 6);
-    assert_false(lab_present(id));
+    assert_false(e2e_lab_present(id));
     tu_sh("rm -rf '%s' '%s'", dir, log);
     free(id);
     free(dir);
@@ -206,9 +172,9 @@ static void dry_run_should_evaluate_the_guards_once(void **state)
     assert_false(json_is_true(json_object_get(plan, "could_start")));
     assert_false(json_is_true(json_object_get(json_object_get(plan, "guards"), "steady")));
     json_decref(plan);
-    id = lab_id(log);
+    id = e2e_log_lab_id(log);
     assert_true(id && strlen(id) == 6);
-    assert_false(lab_present(id));
+    assert_false(e2e_lab_present(id));
     tu_sh("rm -rf '%s' '%s'", dir, log);
     free(id);
     free(dir);
@@ -308,12 +274,12 @@ static void halt_should_abort_a_running_experiment_and_leave_nothing(void **stat
     snprintf(file, sizeof(file), "%s/" SHORT, e2e_src());
     pid = e2e_start(log, args);
     assert_true(pid > 0);
-    if (!wait_for(log, "fault f1 isolate.*applied", 20000)) {
+    if (!e2e_log_wait(log, "fault f1 isolate.*applied", 20000)) {
         e2e_print_log(log);
         kill(pid, SIGKILL);
         fail_msg("the fault was never applied");
     }
-    id = lab_id(log);
+    id = e2e_log_lab_id(log);
     assert_true(id && strlen(id) == 6);
     hargs[2] = id;
     rc = run_args(hlog, 10000, hargs);
@@ -339,10 +305,18 @@ static void halt_should_abort_a_running_experiment_and_leave_nothing(void **stat
     assert_non_null(strstr(json_string_value(json_object_get(report, "reason")), "aborted"));
     assert_non_null(strstr(json_string_value(json_object_get(report, "reason")), "halted"));
     json_decref(report);
-    assert_false(lab_present(id));
+    assert_false(e2e_lab_present(id));
     tu_sh("rm -rf '%s' '%s' '%s'", dir, log, hlog);
     free(id);
     free(dir);
+}
+
+/* GET /v1/health of the lab's first agent, from its control namespace (malloc'd). */
+static char *agent_health(const char *id)
+{
+    return tu_sh_out("ip netns exec fl-%s-ctl curl -s -H \"Authorization: Bearer $(cat "
+                     "/run/faultline/labs/%s/agent.token)\" http://198.19.0.10:7070/v1/health",
+                     id, id);
 }
 
 /* halt --lab and halt --lab --resume on a detached lab: the agents' health says so. */
@@ -364,22 +338,18 @@ static void halt_lab_should_halt_and_resume_every_agent(void **state)
     halt[2] = resume[2] = down[2] = id;
     assert_int_equal(run_args(log, 10000, halt), 0);
     assert_true(log_has(log, "http://198.19.0.11:7070: halted, 0 fault(s) reverted"));
-    health = tu_sh_out("ip netns exec fl-%s-ctl curl -s -H \"Authorization: Bearer $(cat "
-                       "/run/faultline/labs/%s/agent.token)\" http://198.19.0.10:7070/v1/health",
-                       id, id);
+    health = agent_health(id);
     assert_non_null(health);
     assert_non_null(strstr(health, "\"halted\":true"));
     free(health);
     assert_int_equal(run_args(log, 10000, resume), 0);
     assert_true(log_has(log, "http://198.19.0.10:7070: resumed"));
-    health = tu_sh_out("ip netns exec fl-%s-ctl curl -s -H \"Authorization: Bearer $(cat "
-                       "/run/faultline/labs/%s/agent.token)\" http://198.19.0.10:7070/v1/health",
-                       id, id);
+    health = agent_health(id);
     assert_non_null(health);
     assert_non_null(strstr(health, "\"halted\":false"));
     free(health);
     assert_int_equal(run_args(log, 30000, down), 0);
-    assert_false(lab_present(id));
+    assert_false(e2e_lab_present(id));
     tu_sh("rm -rf '%s' '%s'", dir, log);
     free(id);
     free(dir);
@@ -465,7 +435,7 @@ static void audit_should_record_a_full_run_and_a_lease_expiry(void **state)
     snprintf(file, sizeof(file), "%s/" SHORT, e2e_src());
     pid = e2e_start(log, args);
     assert_true(pid > 0);
-    if (!wait_for(log, "fault f1 isolate.*applied", 20000)) {
+    if (!e2e_log_wait(log, "fault f1 isolate.*applied", 20000)) {
         e2e_print_log(log);
         kill(pid, SIGKILL);
         fail_msg("the fault was never applied");
