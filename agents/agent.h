@@ -93,6 +93,13 @@ struct agent_config {
     /* --tls-cert / --tls-key, PEM text loaded by agent_config_load */
     const char *tls_cert, *tls_key;
     char *tls_cert_pem, *tls_key_pem;
+    /*
+     * --tls-client-ca FILE: every request must come with a client
+     * certificate that verifies against these CA(s) (api.c); PEM text
+     * loaded (and reloaded on SIGHUP) with the server's pair.
+     */
+    const char *tls_client_ca;
+    char *tls_client_ca_pem;
     unsigned per_ip_limit;    /* --per-ip-limit N: connections per client address */
     bool private_metrics;     /* --private-metrics: per-fault series only with the token */
     bool check_only;          /* -n */
@@ -110,9 +117,9 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
 /* Read the token file (and TLS PEM files) into cfg. 0 or negative errno with err. */
 int agent_config_load(struct agent_config *cfg, struct fl_err *err);
 /*
- * Read the TLS certificate and key again (SIGHUP). On success the new PEM
- * text replaces the old in cfg (the old is wiped and freed); on error cfg is
- * unchanged. 0 or negative errno with err.
+ * Read the TLS certificate and key (and the --tls-client-ca bundle) again
+ * (SIGHUP). On success the new PEM text replaces the old in cfg (the old is
+ * wiped and freed); on error cfg is unchanged. 0 or negative errno with err.
  */
 int agent_config_reload_tls(struct agent_config *cfg, struct fl_err *err);
 /* Free what parse/load allocated; the token is wiped first. Accepts NULL. */

@@ -5,7 +5,9 @@
  * nothing itself: state changes go through agent.c. The bearer token is
  * checked on the first callback, before any body is read, and a too-large
  * Content-Length is refused there too, so unauthenticated or oversized
- * requests cost nothing. Every error is {"error": "..."} and leaves the
+ * requests cost nothing. With --tls-client-ca the client certificate is
+ * checked before the token, on every request (client_cert_ok()); a request
+ * without a valid one gets 403. Every error is {"error": "..."} and leaves the
  * agent's state as it was. Every 4xx answer is written to the audit trail
  * as a "refused" entry (handler(), after the route answered); the changes
  * themselves are recorded by agent.c under its lock.
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "agent.h"
@@ -140,6 +144,88 @@ static bool authorized(struct agent *a, struct MHD_Connection *c)
     while (*h == ' ')
         h++;
     return agent_token_equal(a->cfg->token, a->cfg->token_len, h, strlen(h));
+}
+
+/* why = "<reason>" for the first certificate the client sent, with its subject. */
+static void peer_reason(gnutls_session_t s, const char *reason, char *why, size_t len)
+{
+    const gnutls_datum_t *peers;
+    gnutls_x509_crt_t crt = NULL;
+    gnutls_datum_t dn = {NULL, 0};
+    unsigned n = 0;
+
+    peers = gnutls_certificate_get_peers(s, &n);
+    if (peers != NULL && n > 0 && gnutls_x509_crt_init(&crt) == 0 &&
+        gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0 &&
+        gnutls_x509_crt_get_dn2(crt, &dn) == 0)
+        snprintf(why, len, "certificate '%.160s' %s", (const char *)dn.data, reason);
+    else
+        snprintf(why, len, "certificate %s", reason);
+    gnutls_free(dn.data);
+    if (crt != NULL)
+        gnutls_x509_crt_deinit(crt);
+}
+
+/*
+ * --tls-client-ca: does this connection carry a client certificate that
+ * verifies against that CA, for TLS client authentication? libmicrohttpd
+ * loads the CA as the session's trust list and asks every client for a
+ * certificate (GNUTLS_CERT_REQUEST), but its handshake also completes
+ * without one or with an untrusted one; the verdict is given here, as a 403
+ * the client can read (and the audit trail records), not as a handshake
+ * alert. The purpose check (extended key usage clientAuth, when the
+ * certificate lists usages) keeps an agent's own serverAuth certificate from
+ * the same CA out. Validity dates are checked (gnutls's default); there is
+ * no revocation list. Costs one chain verification per request, less than
+ * the handshake did. True without --tls-client-ca; otherwise why gets the
+ * reason when false.
+ */
+static bool client_cert_ok(struct agent *a, struct MHD_Connection *c, char *why, size_t len)
+{
+    gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
+                                     .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
+    const union MHD_ConnectionInfo *ci;
+    gnutls_datum_t text = {NULL, 0};
+    gnutls_session_t s;
+    unsigned status = 0, n = 0;
+    int r;
+
+    if (a->cfg->tls_client_ca_pem == NULL)
+        return true;
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL) {
+        snprintf(why, len, "no TLS session");
+        return false;
+    }
+    s = (gnutls_session_t)ci->tls_session;
+    if (gnutls_certificate_get_peers(s, &n) == NULL || n == 0) {
+        snprintf(why, len,
+                 "none presented; this agent accepts only clients with a certificate from its "
+                 "--tls-client-ca (faultline run --cert FILE --key FILE)");
+        return false;
+    }
+    r = gnutls_certificate_verify_peers(s, &purpose, 1, &status);
+    if (r < 0) {
+        peer_reason(s, gnutls_strerror(r), why, len);
+        return false;
+    }
+    if (status == 0)
+        return true;
+    if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {
+        char reason[256];
+        size_t end;
+
+        snprintf(reason, sizeof(reason), "not accepted by --tls-client-ca: %.200s",
+                 (const char *)text.data);
+        end = strlen(reason);
+        while (end > 0 && reason[end - 1] == ' ') /* gnutls ends each sentence with one */
+            reason[--end] = '\0';
+        peer_reason(s, reason, why, len);
+    } else {
+        peer_reason(s, "not accepted by --tls-client-ca", why, len);
+    }
+    gnutls_free(text.data);
+    return false;
 }
 
 /*
@@ -726,12 +812,20 @@ static enum MHD_Result handle(struct agent *a, struct MHD_Connection *c, const c
     unsigned long long len;
 
     if (rq == NULL) {
+        char why[FL_ERR_MAX];
+
         rq = calloc(1, sizeof(*rq));
         if (rq == NULL)
             return MHD_NO;
         fl_buf_init(&rq->body, AGENT_BODY_MAX);
         rq->t0 = fl_now_ns();
         *con_cls = rq;
+        /* Before anything else, /metrics included: mutual TLS leaves no endpoint open. */
+        if (!client_cert_ok(a, c, why, sizeof(why))) {
+            rq->answered = true;
+            return send_error(a, c, MHD_HTTP_FORBIDDEN, NULL, "client certificate required: %s",
+                              why);
+        }
         if (strcmp(url, "/metrics") == 0) {
             /*
              * No token needed here, so nothing is buffered: a method other than
@@ -817,7 +911,7 @@ struct MHD_Daemon *agent_api_start(struct agent *a, int fd, struct fl_err *err)
     /* ITC: MHD_quiesce_daemon hands the socket to a new daemon on a certificate reload. */
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-    struct MHD_OptionItem tls[4];
+    struct MHD_OptionItem tls[5];
     struct MHD_Daemon *d;
 
     memset(tls, 0, sizeof(tls));
@@ -835,6 +929,12 @@ struct MHD_Daemon *agent_api_start(struct agent *a, int fd, struct fl_err *err)
         tls[2].option = MHD_OPTION_HTTPS_PRIORITIES;
         tls[2].ptr_value = (void *)AGENT_TLS_PRIORITIES;
         tls[3].option = MHD_OPTION_END;
+        if (cfg->tls_client_ca_pem != NULL) {
+            /* Trust list for client_cert_ok(), and a certificate request in every handshake. */
+            tls[3].option = MHD_OPTION_HTTPS_MEM_TRUST;
+            tls[3].ptr_value = cfg->tls_client_ca_pem;
+            tls[4].option = MHD_OPTION_END;
+        }
     }
     d = MHD_start_daemon(
         flags, 0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,

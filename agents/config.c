@@ -1,9 +1,10 @@
 /*
  * The agent's configuration: the command line, the bearer token and TLS
- * files, and the two address policies every fault is checked against before
- * anything is applied: the allowlist (what this agent may touch) and the
- * control network (what no fault may ever cut). The token is read once,
- * compared in constant time and wiped on exit; it is never logged.
+ * files (the server's pair and the CA of the client certificates), and the
+ * two address policies every fault is checked against before anything is
+ * applied: the allowlist (what this agent may touch) and the control network
+ * (what no fault may ever cut). The token is read once, compared in constant
+ * time and wiped on exit; it is never logged.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -18,6 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include "agent.h"
 #include "faultline/buf.h"
 #include "faultline/log.h"
@@ -31,7 +35,8 @@ void agent_usage(FILE *fp)
             "                       [--restart-cmd TYPE:VALUE=PROGRAM ARG...]...\n"
             "                       [--process-file FILE] [--per-ip-limit N] "
             "[--private-metrics]\n"
-            "                       [--tls-cert FILE --tls-key FILE] [--threads N]\n"
+            "                       [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]\n"
+            "                       [--threads N]\n"
             "                       [--audit-max-bytes N[K|M|G]] [-n] [-v]\n"
             "\n"
             "  --listen ADDR:PORT   address to serve the API on (numeric; [v6]:port)\n"
@@ -45,6 +50,8 @@ void agent_usage(FILE *fp)
             "  --restart-cmd T:V=CMD  the command that starts an allowed target again\n"
             "  --process-file FILE  more process targets, JSON, re-read at each process fault\n"
             "  --tls-cert/--tls-key serve HTTPS with this PEM certificate and key\n"
+            "  --tls-client-ca FILE every request must also present a client certificate\n"
+            "                       signed by a CA of this PEM bundle (403 otherwise)\n"
             "  --threads N          HTTP worker threads (default 2)\n"
             "  --per-ip-limit N     connections per client address (default 32)\n"
             "  --private-metrics    per-fault /metrics series only with the token\n"
@@ -186,6 +193,7 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
         {"control", required_argument, NULL, 'c'},
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
+        {"tls-client-ca", required_argument, NULL, 'A'},
         {"threads", required_argument, NULL, 'T'},
         {"allow-process", required_argument, NULL, 'P'},
         {"restart-cmd", required_argument, NULL, 'R'},
@@ -245,6 +253,9 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
         case 'K':
             cfg->tls_key = optarg;
             break;
+        case 'A':
+            cfg->tls_client_ca = optarg;
+            break;
         case 'T':
             errno = 0;
             v = strtol(optarg, &end, 10);
@@ -295,6 +306,10 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv, struct f
         cfg->state_dir = AGENT_STATE_DIR_DEFAULT;
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
         return fl_errf(err, -EINVAL, "--tls-cert and --tls-key go together");
+    if (cfg->tls_client_ca != NULL && cfg->tls_cert == NULL)
+        return fl_errf(err, -EINVAL,
+                       "--tls-client-ca needs --tls-cert and --tls-key: client certificates "
+                       "are asked for in the TLS handshake, and plain HTTP has none");
     r = agent_addr_parse(cfg->listen, &cfg->listen_addr, &cfg->listen_len, err);
     if (r < 0)
         return r;
@@ -361,6 +376,62 @@ out:
     return 0;
 }
 
+/*
+ * Read and check a --tls-client-ca bundle into *out (malloc'd). Every
+ * certificate in it must parse and be a CA (basicConstraints CA:TRUE): gnutls
+ * would trust a leaf given here by mistake as an anchor of its own, so that
+ * one certificate (and whoever holds its key) would pass without the option
+ * saying so. Costs one parse of the bundle. 0 or negative errno with err;
+ * *out untouched on error.
+ */
+static int read_client_ca(const char *path, char **out, struct fl_err *err)
+{
+    gnutls_x509_crt_t *crts = NULL;
+    gnutls_datum_t d, dn = {NULL, 0};
+    unsigned n = 0, i, bad = 0;
+    char *pem = NULL;
+    size_t len;
+    int r;
+
+    r = read_small(path, 1 << 20, &pem, &len, NULL, err);
+    if (r < 0) {
+        fl_err_prefix(err, "--tls-client-ca");
+        return r;
+    }
+    d.data = (unsigned char *)pem;
+    d.size = (unsigned)len;
+    if (strstr(pem, "-----BEGIN CERTIFICATE-----") == NULL ||
+        (r = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0)) < 0 || n == 0) {
+        r = fl_errf(err, -EINVAL, "--tls-client-ca %s: no PEM certificate that parses%s%s", path,
+                    r < 0 ? ": " : "", r < 0 ? gnutls_strerror(r) : "");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (bad == 0 && gnutls_x509_crt_get_ca_status(crts[i], NULL) <= 0) {
+            bad = i + 1;
+            if (gnutls_x509_crt_get_dn2(crts[i], &dn) < 0)
+                dn.data = NULL;
+        }
+        gnutls_x509_crt_deinit(crts[i]);
+    }
+    gnutls_free(crts);
+    r = 0;
+    if (bad != 0)
+        r = fl_errf(err, -EINVAL,
+                    "--tls-client-ca %s: certificate %u of %u (%.200s) is not a CA "
+                    "(basicConstraints CA:TRUE); give the CA that signs the client "
+                    "certificates, not a client certificate",
+                    path, bad, n, dn.data ? (const char *)dn.data : "?");
+    gnutls_free(dn.data);
+out:
+    if (r < 0) {
+        free(pem);
+        return r;
+    }
+    *out = pem;
+    return 0;
+}
+
 int agent_config_load(struct agent_config *cfg, struct fl_err *err)
 {
     struct stat st;
@@ -403,6 +474,8 @@ int agent_config_load(struct agent_config *cfg, struct fl_err *err)
         if (strstr(cfg->tls_key_pem, "PRIVATE KEY-----") == NULL)
             return fl_errf(err, -EINVAL, "--tls-key %s: no PEM private key", cfg->tls_key);
     }
+    if (cfg->tls_client_ca != NULL)
+        return read_client_ca(cfg->tls_client_ca, &cfg->tls_client_ca_pem, err);
     return 0;
 }
 
@@ -416,7 +489,7 @@ static void wipe_free(char *s)
 
 int agent_config_reload_tls(struct agent_config *cfg, struct fl_err *err)
 {
-    char *cert = NULL, *key = NULL;
+    char *cert = NULL, *key = NULL, *client_ca = NULL;
     size_t len;
     int r;
 
@@ -429,6 +502,8 @@ int agent_config_reload_tls(struct agent_config *cfg, struct fl_err *err)
         r = fl_errf(err, -EINVAL, "--tls-cert %s: no PEM certificate", cfg->tls_cert);
     if (r == 0 && strstr(key, "PRIVATE KEY-----") == NULL)
         r = fl_errf(err, -EINVAL, "--tls-key %s: no PEM private key", cfg->tls_key);
+    if (r == 0 && cfg->tls_client_ca != NULL)
+        r = read_client_ca(cfg->tls_client_ca, &client_ca, err);
     if (r < 0) {
         free(cert);
         wipe_free(key);
@@ -436,8 +511,10 @@ int agent_config_reload_tls(struct agent_config *cfg, struct fl_err *err)
     }
     free(cfg->tls_cert_pem);
     wipe_free(cfg->tls_key_pem);
+    free(cfg->tls_client_ca_pem);
     cfg->tls_cert_pem = cert;
     cfg->tls_key_pem = key;
+    cfg->tls_client_ca_pem = client_ca;
     return 0;
 }
 
@@ -451,6 +528,7 @@ void agent_config_free(struct agent_config *cfg)
     }
     wipe_free(cfg->tls_key_pem);
     free(cfg->tls_cert_pem);
+    free(cfg->tls_client_ca_pem);
     free(cfg->allow);
     free(cfg->allow_devs);
     free(cfg->control);

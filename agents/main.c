@@ -182,28 +182,70 @@ static json_t *probe_private(const char *state_dir)
     return o;
 }
 
-/* Put the previous PEM text back into cfg, freeing (and wiping) the current. */
-static void tls_restore(struct agent_config *cfg, char *old_cert, char *old_key)
+/* The PEM text a daemon was started with: the server's pair and the client CA (may be NULL). */
+struct tls_pem {
+    char *cert, *key, *client_ca;
+};
+
+static void pem_get(const struct agent_config *cfg, struct tls_pem *p)
 {
-    free(cfg->tls_cert_pem);
-    if (cfg->tls_key_pem != NULL) {
-        explicit_bzero(cfg->tls_key_pem, strlen(cfg->tls_key_pem));
-        free(cfg->tls_key_pem);
+    p->cert = cfg->tls_cert_pem;
+    p->key = cfg->tls_key_pem;
+    p->client_ca = cfg->tls_client_ca_pem;
+}
+
+static void pem_set(struct agent_config *cfg, const struct tls_pem *p)
+{
+    cfg->tls_cert_pem = p->cert;
+    cfg->tls_key_pem = p->key;
+    cfg->tls_client_ca_pem = p->client_ca;
+}
+
+/* Free (the key wiped first) what p holds. */
+static void pem_free(struct tls_pem *p)
+{
+    free(p->cert);
+    if (p->key != NULL) {
+        explicit_bzero(p->key, strlen(p->key));
+        free(p->key);
     }
-    cfg->tls_cert_pem = old_cert;
-    cfg->tls_key_pem = old_key;
+    free(p->client_ca);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Copies of in (a NULL stays NULL). 0, or -ENOMEM with out all NULL. */
+static int pem_dup(const struct tls_pem *in, struct tls_pem *out)
+{
+    memset(out, 0, sizeof(*out));
+    if ((in->cert != NULL && (out->cert = strdup(in->cert)) == NULL) ||
+        (in->key != NULL && (out->key = strdup(in->key)) == NULL) ||
+        (in->client_ca != NULL && (out->client_ca = strdup(in->client_ca)) == NULL)) {
+        pem_free(out);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Put the previous PEM text back into cfg, freeing (and wiping) the current. */
+static void tls_restore(struct agent_config *cfg, const struct tls_pem *old)
+{
+    struct tls_pem cur;
+
+    pem_get(cfg, &cur);
+    pem_free(&cur);
+    pem_set(cfg, old);
 }
 
 /*
- * SIGHUP: read the certificate and key again and serve them from now on,
- * without a restart (which would revert every fault). The old daemon stops
- * accepting (MHD_quiesce_daemon), a new one takes its listening socket, and
- * the old one finishes the requests it has. On any error the old
- * certificate stays in service.
+ * SIGHUP: read the certificate, key and client CA again and serve them from
+ * now on, without a restart (which would revert every fault). The old daemon
+ * stops accepting (MHD_quiesce_daemon), a new one takes its listening socket,
+ * and the old one finishes the requests it has. On any error the old
+ * certificate (and client CA) stays in service.
  */
 static void reload_tls(struct agent_config *cfg, struct agent *a, struct MHD_Daemon **d)
 {
-    char *old_cert = cfg->tls_cert_pem, *old_key = cfg->tls_key_pem;
+    struct tls_pem old, copy;
     struct MHD_Daemon *nd;
     struct fl_err err;
     int lfd;
@@ -214,40 +256,42 @@ static void reload_tls(struct agent_config *cfg, struct agent *a, struct MHD_Dae
         return;
     }
     /* reload frees what cfg holds: give it copies, keep the originals for a fallback. */
-    cfg->tls_cert_pem = strdup(old_cert);
-    cfg->tls_key_pem = strdup(old_key);
-    if (cfg->tls_cert_pem == NULL || cfg->tls_key_pem == NULL ||
-        agent_config_reload_tls(cfg, &err) < 0) {
-        log_warnx("SIGHUP: keeping the old certificate: %s", err.msg[0] ? err.msg : "no memory");
-        tls_restore(cfg, old_cert, old_key);
+    pem_get(cfg, &old);
+    if (pem_dup(&old, &copy) < 0) {
+        log_warnx("SIGHUP: keeping the old certificate: no memory");
+        return;
+    }
+    pem_set(cfg, &copy);
+    if (agent_config_reload_tls(cfg, &err) < 0) {
+        log_warnx("SIGHUP: keeping the old certificate%s: %s",
+                  cfg->tls_client_ca ? " and client CA" : "", err.msg);
+        tls_restore(cfg, &old);
         return;
     }
     lfd = MHD_quiesce_daemon(*d);
     if (lfd < 0) {
         log_warnx("SIGHUP: cannot hand the socket over; keeping the old certificate");
-        tls_restore(cfg, old_cert, old_key);
+        tls_restore(cfg, &old);
         return;
     }
     nd = agent_api_start(a, lfd, &err);
     if (nd == NULL) {
         log_warnx("SIGHUP: new certificate refused (%s); serving the old one", err.msg);
-        tls_restore(cfg, old_cert, old_key);
-        old_cert = old_key = NULL;
+        tls_restore(cfg, &old);
+        memset(&old, 0, sizeof(old));
         nd = agent_api_start(a, lfd, &err);
         if (nd == NULL) {
             log_warnx("SIGHUP: cannot serve again: %s", err.msg);
             return; /* *d stays the quiesced daemon; SIGTERM still reverts */
         }
     } else {
-        log_info("SIGHUP: TLS certificate reloaded from %s; faults untouched", cfg->tls_cert);
+        log_info("SIGHUP: TLS certificate%s reloaded from %s%s%s; faults untouched",
+                 cfg->tls_client_ca ? " and client CA" : "", cfg->tls_cert,
+                 cfg->tls_client_ca ? " and " : "", cfg->tls_client_ca ? cfg->tls_client_ca : "");
     }
     agent_api_stop(*d);
     *d = nd;
-    free(old_cert);
-    if (old_key != NULL) {
-        explicit_bzero(old_key, strlen(old_key));
-        free(old_key);
-    }
+    pem_free(&old);
 }
 
 static bool loopback(const struct agent_config *cfg)
@@ -424,13 +468,15 @@ static int serve(struct daemon *D, struct fl_err *err)
                   "clear; give --tls-cert/--tls-key outside a lab",
                   cfg->listen);
     log_info("serving on %s%s (pid %d, state %s, %zu allow, %zu control)%s", cfg->listen,
-             cfg->tls_cert_pem ? " with TLS" : "", (int)getpid(), cfg->state_dir,
-             cfg->n_allow + cfg->n_allow_devs, cfg->n_control,
+             cfg->tls_client_ca_pem ? " with TLS and client certificates"
+             : cfg->tls_cert_pem    ? " with TLS"
+                                    : "",
+             (int)getpid(), cfg->state_dir, cfg->n_allow + cfg->n_allow_devs, cfg->n_control,
              agent_halted(&D->a, NULL, 0, NULL) ? "; HALTED" : "");
     return 0;
 }
 
-/* Serve until SIGTERM or SIGINT (SIGHUP reloads the certificate); returns the signal. */
+/* Serve until SIGTERM or SIGINT (SIGHUP reloads the TLS files); returns the signal. */
 static int wait_for_stop(struct daemon *D)
 {
     int sig;

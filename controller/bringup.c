@@ -115,6 +115,14 @@ static int not_ready(struct run *R, const struct agent_reply *r, int64_t deadlin
                           r->why + (strncmp(r->why, "no answer: ", 11) == 0 ? 11 : 0));
         return fl_errf(err, -EPERM, "%s", line);
     }
+    /* An agent with --tls-client-ca refuses a missing or foreign client certificate. */
+    if (r->status == 403 && strstr(r->why, "client certificate"))
+        return fl_errf(err, -EACCES, "agent of host %s (%s) refuses the client certificate%s%s: %s",
+                       h->name, url,
+                       R->agents.tls && R->agents.tls->cert
+                           ? " of --cert "
+                           : " (none given: --cert FILE --key FILE)",
+                       R->agents.tls && R->agents.tls->cert ? R->agents.tls->cert : "", r->why);
     if (r->status == 401 || r->status == 403)
         return fl_errf(err, -EACCES, "agent of host %s (%s) refuses the token%s%s: %s", h->name,
                        url, tf ? " of " : "", tf ? tf : "", r->why);

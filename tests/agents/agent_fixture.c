@@ -238,6 +238,10 @@ long fx_http(struct fx_agent *a, CURL *h, const char *method, const char *path, 
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     if (a->cafile[0] != '\0')
         curl_easy_setopt(h, CURLOPT_CAINFO, a->cafile);
+    if (a->certfile[0] != '\0') {
+        curl_easy_setopt(h, CURLOPT_SSLCERT, a->certfile);
+        curl_easy_setopt(h, CURLOPT_SSLKEY, a->keyfile);
+    }
     if (auth == NULL) {
         snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", a->token);
         hdrs = curl_slist_append(hdrs, hdr);

@@ -18,9 +18,11 @@ struct fx_agent {
     char nspath[128]; /* /run/netns/<full name> */
     char dir[128];    /* temporary directory */
     char token[64];
-    char listen[64];  /* 127.0.0.1:PORT */
-    char scheme[8];   /* "http" or "https" */
-    char cafile[256]; /* for https */
+    char listen[64];    /* 127.0.0.1:PORT */
+    char scheme[8];     /* "http" or "https" */
+    char cafile[256];   /* for https */
+    char certfile[256]; /* client certificate for https ("" none) */
+    char keyfile[256];  /* its key */
     pid_t pid;
 };
 

@@ -86,6 +86,10 @@ static void config_should_refuse_bad_command_lines(void **state)
     assert_int_equal(parse(&cfg, &err, BASE, "--tls-cert", "/c", NULL), -EINVAL);
     assert_non_null(strstr(err.msg, "--tls-key"));
     agent_config_free(&cfg);
+    /* Client certificates exist only in a TLS handshake. */
+    assert_int_equal(parse(&cfg, &err, BASE, "--tls-client-ca", "/ca", NULL), -EINVAL);
+    assert_non_null(strstr(err.msg, "--tls-client-ca needs --tls-cert"));
+    agent_config_free(&cfg);
     assert_int_equal(parse(&cfg, &err, BASE, "--bogus", NULL), -EINVAL);
     agent_config_free(&cfg);
     assert_int_equal(parse(&cfg, &err, BASE, "extra", NULL), -EINVAL);
