@@ -687,7 +687,7 @@ static void run_usage(FILE *out)
 {
     fprintf(out,
             "usage: faultline run [--out DIR] [--token-file FILE] [--ca FILE]\n"
-            "                     [--cert FILE --key FILE] [--keep-lab] [-q] FILE...\n"
+            "                     [--cert FILE --key FILE] [--keep-lab] [--dry-run] [-q] FILE...\n"
             "\n"
             "Run experiments, one after another. For each: build the lab on this machine\n"
             "(a sealed network namespace per host, a router between zones and regions, a\n"
@@ -733,7 +733,10 @@ static void run_usage(FILE *out)
             "                  (in DIR, for all experiments of the run)\n"
             "  history.jsonl   every operation: client, op, key, value, region, times,\n"
             "                  outcome ok|fail|info\n"
-            "  faults.jsonl    every fault: id, kind, scope, apply/heal intervals\n"
+            "  faults.jsonl    every fault: id, kind, scope, apply/heal intervals (and\n"
+            "                  healed_by when a guard healed it early)\n"
+            "  audit-<host>.jsonl  each agent's audit entries for the run\n"
+            "  plan.json       --dry-run only: what each fault would touch, no verdict\n"
             "  agent-<host>.log, target/*.log          the lab's processes\n"
             "\n"
             "examples:\n"

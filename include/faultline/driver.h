@@ -102,6 +102,8 @@ struct fl_driver_ops {
 
 /* The refstore driver (libcurl keep-alive, one handle per endpoint per client). */
 extern const struct fl_driver_ops fl_driver_refstore;
+/* target kind http: a staging service speaking refstore's client API (same driver code). */
+extern const struct fl_driver_ops fl_driver_http;
 extern const struct fl_driver_ops fl_driver_redis_sentinel; /* hiredis, primary via sentinels */
 extern const struct fl_driver_ops fl_driver_etcd;           /* libcurl, v3 JSON gateway */
 extern const struct fl_driver_ops fl_driver_postgres;       /* libpq */

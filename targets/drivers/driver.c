@@ -15,6 +15,7 @@
 
 static const struct fl_driver_ops *const drivers[] = {
     &fl_driver_refstore,
+    &fl_driver_http,
     &fl_driver_redis_sentinel,
     &fl_driver_etcd,
     &fl_driver_postgres,

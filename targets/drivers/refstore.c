@@ -312,3 +312,18 @@ const struct fl_driver_ops fl_driver_refstore = {
     .is_delete = rs_is_delete,
     .is_point_read = rs_is_point_read,
 };
+
+/*
+ * Target kind `http`: a service of your own on staging hosts that speaks
+ * refstore's client API (POST /v1/op, docs/refstore.md "Client API"): the
+ * same requests, answers and outcome rules, with refstore's operation names.
+ */
+const struct fl_driver_ops fl_driver_http = {
+    .name = "http",
+    .open = rs_open,
+    .op = rs_op,
+    .close = rs_close,
+    .is_write = rs_is_write,
+    .is_delete = rs_is_delete,
+    .is_point_read = rs_is_point_read,
+};

@@ -29,10 +29,14 @@ const struct fl_target_ops *fl_target_find(const char *kind)
 
 static const char *const kinds[] = {"refstore", "redis-sentinel", "etcd", "postgres", "http", NULL};
 
-/* An HTTP service that runs outside the lab's launchers: only where to reach it. */
+/*
+ * A service of your own on staging hosts that speaks refstore's client API
+ * (the http driver, targets/drivers/refstore.c): only where to reach it.
+ */
 static const struct vspec http_opts[] = {
-    {"kind", VT_STR, NULL, true},   {"primary", VT_REGION, NULL, false},
-    {"port", VT_PORT, NULL, false}, {"health", VT_STR, NULL, false},
+    {"kind", VT_STR, NULL, true},
+    {"primary", VT_REGION, NULL, false},
+    {"port", VT_PORT, NULL, false},
     {NULL, VT_STR, NULL, false},
 };
 

@@ -411,6 +411,34 @@ static void staging_should_match_the_lab(const char *twin, const char *stg, cons
     json_decref(r);
 }
 
+/*
+ * Target kind http: the same replicas as "a service of your own that speaks
+ * refstore's client API": the run passes as the refstore kind's does.
+ */
+static void http_should_run_as_refstore(void)
+{
+    char args[2048], log[1100], out[1024];
+    json_t *r;
+    int rc;
+
+    snprintf(out, sizeof(out), "%s/http", dir);
+    snprintf(log, sizeof(log), "%s.log", out);
+    snprintf(args, sizeof(args),
+             "run -q --ca '%s/tls/ca.pem' --token-file '%s/token' --out '%s' "
+             "'%s/tests/e2e/staging/http-staging.yaml'",
+             dir, dir, out, e2e_src());
+    rc = faultline(true, log, args);
+    if (rc != 0)
+        e2e_print_log(log);
+    assert_int_equal(rc, 0);
+    r = e2e_check_outputs(out, out);
+    assert_non_null(r);
+    assert_string_equal(json_string_value(json_object_get(r, "verdict")), "pass");
+    check_staging_report(r);
+    assert_clean();
+    json_decref(r);
+}
+
 static void staging_refstore_should_run_as_in_the_lab(void **state)
 {
     char bin[1024];
@@ -423,6 +451,7 @@ static void staging_refstore_should_run_as_in_the_lab(void **state)
         fail_msg("the refstore replicas did not start");
     }
     staging_should_match_the_lab("refstore-lab.yaml", "refstore-staging.yaml", "refstore");
+    http_should_run_as_refstore();
     assert_int_equal(staging_sh("stop", "refstore"), 0);
 }
 
