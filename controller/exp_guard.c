@@ -94,6 +94,25 @@ static int get_real(struct pctx *p, struct fy_node *v, struct fy_node *k, const 
     return perr(p, v, k, "%s: expected a number, found %s", path, found(v, b, sizeof(b)));
 }
 
+/* The keys both probes have: url (required) and timeout. */
+static int probe_common(struct pctx *p, struct fy_node *v, const char *at, struct exp_guard *g)
+{
+    struct fy_node *fk, *fv;
+    char path[PATH_LEN];
+    int rc;
+
+    fv = map_get(v, "url", &fk);
+    pathf(path, sizeof(path), "%s.url", at);
+    if ((rc = get_url(p, fv, fk, path, g->url, sizeof(g->url))) < 0)
+        return rc;
+    fv = map_get(v, "timeout", &fk);
+    pathf(path, sizeof(path), "%s.timeout", at);
+    if (fk != NULL && (rc = get_bounded_duration(p, fv, fk, path, 1000000, GUARD_TIMEOUT_MAX,
+                                                 &g->timeout_ns)) < 0)
+        return rc;
+    return 0;
+}
+
 static int parse_http(struct pctx *p, struct fy_node *v, struct fy_node *k, const char *at,
                       struct exp_guard *g)
 {
@@ -106,9 +125,7 @@ static int parse_http(struct pctx *p, struct fy_node *v, struct fy_node *k, cons
         (rc = map_check(p, v, k, at, http_keys, http_required)) < 0)
         return rc;
     g->kind = EXP_GUARD_HTTP;
-    fv = map_get(v, "url", &fk);
-    pathf(path, sizeof(path), "%s.url", at);
-    if ((rc = get_url(p, fv, fk, path, g->url, sizeof(g->url))) < 0)
+    if ((rc = probe_common(p, v, at, g)) < 0)
         return rc;
     fv = map_get(v, "expect", &fk);
     if (fk != NULL) {
@@ -117,11 +134,6 @@ static int parse_http(struct pctx *p, struct fy_node *v, struct fy_node *k, cons
             return rc;
         g->expect = (long)u;
     }
-    fv = map_get(v, "timeout", &fk);
-    pathf(path, sizeof(path), "%s.timeout", at);
-    if (fk != NULL && (rc = get_bounded_duration(p, fv, fk, path, 1000000, GUARD_TIMEOUT_MAX,
-                                                 &g->timeout_ns)) < 0)
-        return rc;
     return 0;
 }
 
@@ -138,9 +150,7 @@ static int parse_prometheus(struct pctx *p, struct fy_node *v, struct fy_node *k
         (rc = map_check(p, v, k, at, prom_keys, prom_required)) < 0)
         return rc;
     g->kind = EXP_GUARD_PROMETHEUS;
-    fv = map_get(v, "url", &fk);
-    pathf(path, sizeof(path), "%s.url", at);
-    if ((rc = get_url(p, fv, fk, path, g->url, sizeof(g->url))) < 0)
+    if ((rc = probe_common(p, v, at, g)) < 0)
         return rc;
     /* The query path is appended: a trailing slash would double it. */
     for (n = strlen(g->url); n > 0 && g->url[n - 1] == '/'; n--)
@@ -171,11 +181,6 @@ static int parse_prometheus(struct pctx *p, struct fy_node *v, struct fy_node *k
     if (g->has_max && g->has_min && g->min > g->max)
         return perr(p, nk, NULL, "%s.min: %g is above max %g: no value could pass", at, g->min,
                     g->max);
-    fv = map_get(v, "timeout", &fk);
-    pathf(path, sizeof(path), "%s.timeout", at);
-    if (fk != NULL && (rc = get_bounded_duration(p, fv, fk, path, 1000000, GUARD_TIMEOUT_MAX,
-                                                 &g->timeout_ns)) < 0)
-        return rc;
     return 0;
 }
 

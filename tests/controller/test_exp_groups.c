@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "experiment.h"
+#include "exp_text.h"
 
 #define HEAD                                                      \
     "apiVersion: faultline/v1\n"                                  \
@@ -37,27 +38,6 @@
     "  mix: {read: 1, upsert: 1}\n" \
     "faults: []\n"                  \
     "verify: {data_loss: {consistency: session}}\n"
-
-static struct experiment *parse_ok(const char *text)
-{
-    struct experiment *exp = NULL;
-    struct fl_err err = {0};
-
-    if (experiment_parse(text, strlen(text), "g.yaml", &exp, &err) != 0)
-        fail_msg("unexpected error: %s", err.msg);
-    return exp;
-}
-
-static void parse_bad(const char *text, const char *msg)
-{
-    struct experiment *exp = NULL;
-    struct fl_err err = {0};
-
-    assert_int_equal(experiment_parse(text, strlen(text), "g.yaml", &exp, &err), -EINVAL);
-    assert_null(exp);
-    if (strcmp(err.msg, msg) != 0)
-        fail_msg("expected\n  %s\ngot\n  %s", msg, err.msg);
-}
 
 static void groups_should_split_the_rate_by_count_and_place_clients(void **state)
 {

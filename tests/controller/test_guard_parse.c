@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "experiment.h"
+#include "exp_text.h"
 
 /* Lines 1..8; workload: is line 5, guards: starts on line 9. */
 #define HEAD                                                                    \
@@ -28,27 +29,6 @@
     "faults: []\n"                                                              \
     "verify: {availability: {during: {read: 0.5}}}\n"                           \
     "description: guards\n"
-
-static struct experiment *parse_ok(const char *text)
-{
-    struct experiment *exp = NULL;
-    struct fl_err err = {0};
-
-    if (experiment_parse(text, strlen(text), "g.yaml", &exp, &err) != 0)
-        fail_msg("unexpected error: %s", err.msg);
-    return exp;
-}
-
-static void parse_bad(const char *text, const char *msg)
-{
-    struct experiment *exp = NULL;
-    struct fl_err err = {0};
-
-    assert_int_equal(experiment_parse(text, strlen(text), "g.yaml", &exp, &err), -EINVAL);
-    assert_null(exp);
-    if (strcmp(err.msg, msg) != 0)
-        fail_msg("expected\n  %s\ngot\n  %s", msg, err.msg);
-}
 
 static void guards_should_parse_both_probes_with_defaults(void **state)
 {

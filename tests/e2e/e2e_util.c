@@ -157,6 +157,15 @@ bool e2e_log_wait(const char *log, const char *re, int timeout_ms)
     return false;
 }
 
+void e2e_await(pid_t pid, const char *log, const char *re, int timeout_ms, const char *what)
+{
+    if (e2e_log_wait(log, re, timeout_ms))
+        return;
+    e2e_print_log(log);
+    kill(pid, SIGKILL);
+    fail_msg("%s", what);
+}
+
 char *e2e_log_lab_id(const char *log)
 {
     return tu_sh_out("sed -n 's/.* lab \\([0-9a-f]\\{6\\}\\) up in .*/\\1/p' '%s' | head -1 | "

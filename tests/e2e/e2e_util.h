@@ -36,6 +36,12 @@ bool e2e_lab_left(const char *id, char *what, size_t len);
 
 /* Wait until log holds a line matching the extended regex re (bounded). */
 bool e2e_log_wait(const char *log, const char *re, int timeout_ms);
+/*
+ * A started child (pid) whose log must come to match re within timeout_ms:
+ * otherwise the log is printed, the child killed and the test fails with
+ * "<what>".
+ */
+void e2e_await(pid_t pid, const char *log, const char *re, int timeout_ms, const char *what);
 /* The id of the lab a run's log announces (malloc'd, "" when none yet). */
 char *e2e_log_lab_id(const char *log);
 /* Are namespaces fl-<id>-* present? */

@@ -72,11 +72,7 @@ static void run_should_take_signals_in_a_thread_not_a_handler(void **state)
     pid = start_run(dir, log);
     assert_true(pid > 0);
     /* While the workload runs: its clients and the scheduler are threads too. */
-    if (!e2e_log_wait(log, "fault f1 isolate.*applied", 20000)) {
-        e2e_print_log(log);
-        kill(pid, SIGKILL);
-        fail_msg("the fault was never applied");
-    }
+    e2e_await(pid, log, "fault f1 isolate.*applied", 20000, "the fault was never applied");
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     /* No handler for either: a handler would run on whichever thread the signal lands. */
     assert_int_equal(proc_sigmask(path, "SigCgt") & (BIT(SIGINT) | BIT(SIGTERM)), 0);
@@ -153,11 +149,7 @@ static void lab_down_stale_should_remove_exactly_the_labs_of_dead_runs(void **st
     /* Run A, killed with SIGKILL once its lab is up: nothing tears it down. */
     pa = start_run(da, la);
     assert_true(pa > 0);
-    if (!e2e_log_wait(la, " lab [0-9a-f]{6} up in ", 20000)) {
-        e2e_print_log(la);
-        kill(pa, SIGKILL);
-        fail_msg("run A never built its lab");
-    }
+    e2e_await(pa, la, " lab [0-9a-f]{6} up in ", 20000, "run A never built its lab");
     a = e2e_log_lab_id(la);
     assert_int_equal(kill(pa, SIGKILL), 0);
     assert_int_equal(e2e_wait(pa, 10000), -1);
@@ -169,11 +161,7 @@ static void lab_down_stale_should_remove_exactly_the_labs_of_dead_runs(void **st
     /* Run B, alive: it reports A's lab as stale before building its own. */
     pb = start_run(db, lb);
     assert_true(pb > 0);
-    if (!e2e_log_wait(lb, " lab [0-9a-f]{6} up in ", 20000)) {
-        e2e_print_log(lb);
-        kill(pb, SIGKILL);
-        fail_msg("run B never built its lab");
-    }
+    e2e_await(pb, lb, " lab [0-9a-f]{6} up in ", 20000, "run B never built its lab");
     b = e2e_log_lab_id(lb);
     out = tu_sh_out("grep -c 'lab %s is stale: its controller (pid %d) is gone' '%s'", a, (int)pa,
                     lb);

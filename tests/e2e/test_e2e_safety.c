@@ -274,11 +274,7 @@ static void halt_should_abort_a_running_experiment_and_leave_nothing(void **stat
     snprintf(file, sizeof(file), "%s/" SHORT, e2e_src());
     pid = e2e_start(log, args);
     assert_true(pid > 0);
-    if (!e2e_log_wait(log, "fault f1 isolate.*applied", 20000)) {
-        e2e_print_log(log);
-        kill(pid, SIGKILL);
-        fail_msg("the fault was never applied");
-    }
+    e2e_await(pid, log, "fault f1 isolate.*applied", 20000, "the fault was never applied");
     id = e2e_log_lab_id(log);
     assert_true(id && strlen(id) == 6);
     hargs[2] = id;
@@ -435,11 +431,7 @@ static void audit_should_record_a_full_run_and_a_lease_expiry(void **state)
     snprintf(file, sizeof(file), "%s/" SHORT, e2e_src());
     pid = e2e_start(log, args);
     assert_true(pid > 0);
-    if (!e2e_log_wait(log, "fault f1 isolate.*applied", 20000)) {
-        e2e_print_log(log);
-        kill(pid, SIGKILL);
-        fail_msg("the fault was never applied");
-    }
+    e2e_await(pid, log, "fault f1 isolate.*applied", 20000, "the fault was never applied");
     /* Frozen for longer than the 9 s lease: nobody renews, the agents revert. */
     assert_int_equal(kill(pid, SIGSTOP), 0);
     sleep(11);
